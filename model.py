@@ -1,0 +1,418 @@
+"""StyleGAN (v1) generator and discriminator in Jittor.
+
+Module layout and parameter names follow rosinality's style-based-gan-pytorch (and so
+StyleGAN-jittor's), so their checkpoints load as they are. `width` scales every channel
+count (512 = the full-size model) so tests and CPU demos can run narrow models.
+"""
+import math
+import random
+
+from runtime import jt
+from jittor import nn
+
+# channels per resolution, 4 px .. 1024 px, of the full-size model
+FULL_CHANNELS = [512, 512, 512, 512, 256, 128, 64, 32, 16]
+FUSED_FROM_STEP = 5  # fused up/downsampling from 128 px, as in both projects
+N_BLOCKS = len(FULL_CHANNELS)
+
+
+def scaled_channels(width):
+    return [max(1, channels * width // 512) for channels in FULL_CHANNELS]
+
+
+def step_of_size(size):
+    """Progression step of a resolution: 4 px -> 0, 8 px -> 1, ... 1024 px -> 8."""
+    step = int(round(math.log2(size))) - 2
+    if size < 4 or 4 * 2**step != size:
+        raise ValueError(f"size {size} is not a power of two of at least 4")
+    return step
+
+
+class EqualLR:
+    """Pre-forward hook of the equalised learning rate.
+
+    The stored parameter `<name>_orig` is N(0, 1); each call sets `<name>` to it times
+    sqrt(2 / fan_in), so every layer learns at the same speed under Adam. A forward hook
+    drops the scaled tensor afterwards so it never reaches the state_dict or parameters().
+    """
+
+    def __init__(self, module, name="weight"):
+        weight = getattr(module, name)
+        delattr(module, name)
+        setattr(module, name + "_orig", weight)
+        self.name = name
+        self.multiplier = math.sqrt(2 / (weight.numel() // weight.shape[0]))
+        module.register_pre_forward_hook(self)
+        module.register_forward_hook(self.drop_scaled_weight)
+
+    def __call__(self, module, args):
+        setattr(module, self.name, getattr(module, self.name + "_orig") * self.multiplier)
+
+    def drop_scaled_weight(self, module, args, output):
+        delattr(module, self.name)
+
+
+def equal_lr(module, name="weight"):
+    EqualLR(module, name)
+    return module
+
+
+class Linear(nn.Module):
+    def __init__(self, in_dim, out_dim):
+        self.weight = jt.randn(out_dim, in_dim)
+        self.bias = jt.zeros(out_dim)
+
+    def execute(self, x):
+        return nn.matmul_transpose(x, self.weight) + self.bias
+
+
+class Conv2d(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, padding=0):
+        self.weight = jt.randn(out_channels, in_channels, kernel_size, kernel_size)
+        self.bias = jt.zeros(out_channels)
+        self.padding = padding
+
+    def execute(self, x):
+        return nn.conv2d(x, self.weight, self.bias, padding=self.padding)
+
+
+class EqualLinear(nn.Module):
+    def __init__(self, in_dim, out_dim):
+        self.linear = equal_lr(Linear(in_dim, out_dim))
+
+    def execute(self, x):
+        return self.linear(x)
+
+
+class EqualConv2d(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, padding=0):
+        self.conv = equal_lr(Conv2d(in_channels, out_channels, kernel_size, padding))
+
+    def execute(self, x):
+        return self.conv(x)
+
+
+class LeakyReLU(nn.Module):
+    def execute(self, x):
+        return nn.leaky_relu(x, 0.2)
+
+
+def blur_forward(x):
+    """Depthwise [1,2,1] x [1,2,1] / 16 with zero padding, as two separable passes."""
+    x = nn.pad(x, [1, 1, 1, 1])
+    x = x[:, :, :, :-2] + 2 * x[:, :, :, 1:-1] + x[:, :, :, 2:]
+    x = x[:, :, :-2, :] + 2 * x[:, :, 1:-1, :] + x[:, :, 2:, :]
+    return x * (1 / 16)
+
+
+class BlurFunction(jt.Function):
+    """Blur whose gradient is again this Function: the kernel is symmetric, so the
+    adjoint (the flipped kernel) is the same blur, and every order of gradient
+    (R1 and WGAN-GP differentiate through it) stays exact."""
+
+    def execute(self, x):
+        return blur_forward(x)
+
+    def grad(self, grad_output):
+        return BlurFunction.apply(grad_output)
+
+
+class Blur(nn.Module):
+    def __init__(self, channels=None):
+        pass  # the kernel is fixed; no state, so nothing extra in the state_dict
+
+    def execute(self, x):
+        return BlurFunction.apply(x)
+
+
+def upsample_nearest(x):
+    n, c, h, w = x.shape
+    return x.reindex([n, c, h * 2, w * 2], ["i0", "i1", "i2/2", "i3/2"])
+
+
+def avg_pool2(x):
+    n, c, h, w = x.shape
+    return x.reshape(n, c, h // 2, 2, w // 2, 2).mean([3, 5])
+
+
+class NearestUpsample(nn.Module):
+    def execute(self, x):
+        return upsample_nearest(x)
+
+
+class AvgPool2(nn.Module):
+    def execute(self, x):
+        return avg_pool2(x)
+
+
+def average_kernel_shifts(weight):
+    """Pad a 3x3 kernel to 4x4 and average its four shifts: the fused equivalent of
+    nearest-upsampling (or 2x2 average pooling) combined with the 3x3 conv."""
+    weight = nn.pad(weight, [1, 1, 1, 1])
+    return (weight[:, :, 1:, 1:] + weight[:, :, :-1, 1:]
+            + weight[:, :, 1:, :-1] + weight[:, :, :-1, :-1]) / 4
+
+
+class FusedUpsample(nn.Module):
+    """Upsample x2 and 3x3 conv as one stride-2 transposed conv (weight: in, out, k, k)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, padding=0):
+        self.weight = jt.randn(in_channels, out_channels, kernel_size, kernel_size)
+        self.bias = jt.zeros(out_channels)
+        self.multiplier = math.sqrt(2 / (in_channels * kernel_size * kernel_size))
+        self.padding = padding
+
+    def execute(self, x):
+        weight = average_kernel_shifts(self.weight * self.multiplier)
+        return nn.conv_transpose2d(x, weight, self.bias, stride=2, padding=self.padding)
+
+
+class FusedDownsample(nn.Module):
+    """3x3 conv and 2x2 average pool as one stride-2 conv (weight: out, in, k, k)."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, padding=0):
+        self.weight = jt.randn(out_channels, in_channels, kernel_size, kernel_size)
+        self.bias = jt.zeros(out_channels)
+        self.multiplier = math.sqrt(2 / (in_channels * kernel_size * kernel_size))
+        self.padding = padding
+
+    def execute(self, x):
+        weight = average_kernel_shifts(self.weight * self.multiplier)
+        return nn.conv2d(x, weight, self.bias, stride=2, padding=self.padding)
+
+
+class PixelNorm(nn.Module):
+    def execute(self, x):
+        return x / jt.sqrt((x * x).mean(1, keepdims=True) + 1e-8)
+
+
+def instance_norm(x, eps=1e-5):
+    centred = x - x.mean([2, 3], keepdims=True)
+    variance = (centred * centred).mean([2, 3], keepdims=True)
+    return centred / jt.sqrt(variance + eps)
+
+
+class AdaptiveInstanceNorm(nn.Module):
+    """Instance norm, then a per-channel scale and shift predicted from the style w."""
+
+    def __init__(self, channels, style_dim):
+        self.style = EqualLinear(style_dim, channels * 2)
+        # gamma starts at 1 and beta at 0, so AdaIN starts as a plain instance norm
+        self.style.linear.bias = jt.concat([jt.ones(channels), jt.zeros(channels)])
+
+    def execute(self, x, style):
+        n, c = x.shape[:2]
+        gamma_beta = self.style(style).reshape(n, 2, c, 1, 1)
+        return gamma_beta[:, 0] * instance_norm(x) + gamma_beta[:, 1]
+
+
+class NoiseInjection(nn.Module):
+    """Adds a single-channel noise map with a learned per-channel strength (starts at 0)."""
+
+    def __init__(self, channels):
+        self.weight = jt.zeros(1, channels, 1, 1)
+
+    def execute(self, x, noise):
+        return x + self.weight * noise
+
+
+class ConstantInput(nn.Module):
+    def __init__(self, channels, size=4):
+        self.input = jt.randn(1, channels, size, size)
+
+    def execute(self, noise):
+        # the first block's "input" is its noise map, which only tells the batch size
+        return self.input.broadcast((noise.shape[0],) + tuple(self.input.shape[1:]))
+
+
+class StyledConvBlock(nn.Module):
+    """conv -> noise -> LeakyReLU -> AdaIN, twice; one noise map serves both layers."""
+
+    def __init__(self, in_channels, out_channels, style_dim, initial=False, fused=False):
+        if initial:
+            self.conv1 = ConstantInput(in_channels)
+        elif fused:
+            self.conv1 = nn.Sequential(
+                FusedUpsample(in_channels, out_channels, 3, padding=1), Blur(out_channels))
+        else:
+            self.conv1 = nn.Sequential(
+                NearestUpsample(), EqualConv2d(in_channels, out_channels, 3, padding=1),
+                Blur(out_channels))
+        self.noise1 = equal_lr(NoiseInjection(out_channels))
+        self.adain1 = AdaptiveInstanceNorm(out_channels, style_dim)
+        self.conv2 = EqualConv2d(out_channels, out_channels, 3, padding=1)
+        self.noise2 = equal_lr(NoiseInjection(out_channels))
+        self.adain2 = AdaptiveInstanceNorm(out_channels, style_dim)
+
+    def execute(self, x, style1, style2, noise):
+        out = self.conv1(x)
+        out = self.adain1(nn.leaky_relu(self.noise1(out, noise), 0.2), style1)
+        out = self.conv2(out)
+        return self.adain2(nn.leaky_relu(self.noise2(out, noise), 0.2), style2)
+
+
+def fade(skip, out, alpha):
+    """Blend a new resolution in: alpha 0 is the old path only, alpha 1 the new only."""
+    return (1 - alpha) * skip + alpha * out
+
+
+def fading(step, alpha):
+    return step > 0 and 0 <= alpha < 1
+
+
+class Generator(nn.Module):
+    """The synthesis network: per-resolution styled blocks and 1x1 to_rgb layers."""
+
+    def __init__(self, style_dim=512, width=512, fused=True):
+        channels = scaled_channels(width)
+        blocks = [StyledConvBlock(channels[0], channels[0], style_dim, initial=True)]
+        for step in range(1, N_BLOCKS):
+            blocks.append(StyledConvBlock(channels[step - 1], channels[step], style_dim,
+                                          fused=fused and step >= FUSED_FROM_STEP))
+        self.progression = nn.ModuleList(*blocks)
+        self.to_rgb = nn.ModuleList(*[EqualConv2d(c, 3, 1) for c in channels])
+
+    def execute(self, layer_styles, noise, step=0, alpha=-1):
+        """layer_styles: one w per AdaIN layer (2 per block); noise: one map per block."""
+        out = previous = noise[0]
+        for block in range(step + 1):
+            previous = out
+            out = self.progression[block](out, layer_styles[2 * block],
+                                          layer_styles[2 * block + 1], noise[block])
+        rgb = self.to_rgb[step](out)
+        if fading(step, alpha):
+            rgb = fade(upsample_nearest(self.to_rgb[step - 1](previous)), rgb, alpha)
+        return rgb
+
+
+def crossover_styles(styles, step, mixing_range=(-1, -1)):
+    """Which latent's w drives each block: one per block, as in both projects.
+
+    With a mixing_range (a, b), blocks a..b take styles[1] and the rest styles[0].
+    Otherwise the switch points between consecutive styles are drawn at random among
+    the blocks below `step` (random mixing regularisation); at step 0 there is none.
+    """
+    if tuple(mixing_range) != (-1, -1):
+        low, high = mixing_range
+        return [styles[1] if low <= block <= high else styles[0] for block in range(N_BLOCKS)]
+    switches = sorted(random.sample(range(step), min(len(styles) - 1, step)))
+    return [styles[sum(block > s for s in switches)] for block in range(N_BLOCKS)]
+
+
+class StyledGenerator(nn.Module):
+    """Mapping network (PixelNorm + n_mlp equalised linears) and synthesis network.
+
+    Called like rosinality's / StyleGAN-jittor's StyledGenerator. `w_avg` is the moving
+    average of w tracked during training, used as the truncation centre when set.
+    """
+
+    def __init__(self, code_dim=512, n_mlp=8, width=512, fused=True):
+        self.generator = Generator(code_dim, width, fused)
+        layers = [PixelNorm()]
+        for _ in range(n_mlp):
+            layers += [EqualLinear(code_dim, code_dim), LeakyReLU()]
+        self.style = nn.Sequential(*layers)
+        self.w_avg = jt.zeros(code_dim).stop_grad()
+
+    def execute(self, input, noise=None, step=0, alpha=-1, mean_style=None, style_weight=0,
+                mixing_range=(-1, -1), truncation_cutoff=None):
+        latents = list(input) if isinstance(input, (list, tuple)) else [input]
+        styles = [self.style(z) for z in latents]
+        if noise is None:
+            noise = self.make_noise(latents[0].shape[0], step)
+        block_styles = crossover_styles(styles, step, mixing_range)
+        layer_styles = [style for style in block_styles for _ in range(2)]
+        if mean_style is not None:
+            layer_styles = truncate(layer_styles, mean_style, style_weight, truncation_cutoff)
+        return self.generator(layer_styles, noise, step, alpha)
+
+    @staticmethod
+    def make_noise(batch, step):
+        return [jt.randn(batch, 1, 4 * 2**block, 4 * 2**block) for block in range(step + 1)]
+
+    def mean_style(self, input):
+        return self.style(input).mean(0, keepdims=True)
+
+    def update_w_avg(self, w_batch_mean, beta=0.995):
+        """w_avg <- beta * w_avg + (1 - beta) * batch mean of w, as the official code."""
+        self.w_avg.update((w_batch_mean + beta * (self.w_avg - w_batch_mean)).stop_grad())
+
+
+def truncate(layer_styles, mean_style, psi, cutoff=None):
+    """Move w toward the average by psi (the truncation trick) in layers below cutoff
+    (all layers when cutoff is None, as rosinality; the official code uses 8)."""
+    n_layers = len(layer_styles) if cutoff is None else cutoff
+    return [mean_style + psi * (style - mean_style) if layer < n_layers else style
+            for layer, style in enumerate(layer_styles)]
+
+
+def minibatch_stddev(x, group_size=0):
+    """Append the average standard deviation across samples as one extra channel.
+
+    group_size 0 uses the whole batch (rosinality, StyleGAN-jittor); the official code
+    uses groups of 4. Population variance, with 1e-8 inside the square root.
+    """
+    n, c, h, w = x.shape
+    group = n if group_size <= 0 else min(group_size, n)
+    grouped = x.reshape(group, n // group, c, h, w)
+    centred = grouped - grouped.mean(0, keepdims=True)
+    std = jt.sqrt((centred * centred).mean(0) + 1e-8).mean([1, 2, 3])  # one per group slot
+    std_map = std.reshape(1, n // group, 1, 1, 1).broadcast((group, n // group, 1, h, w))
+    return jt.concat([x, std_map.reshape(n, 1, h, w)], 1)
+
+
+class ConvBlock(nn.Module):
+    """Discriminator block: conv + LeakyReLU, then (blur, conv, downsample) + LeakyReLU."""
+
+    def __init__(self, in_channels, out_channels, kernel_size=3, padding=1,
+                 kernel_size2=None, padding2=None, downsample=False, fused=False):
+        kernel_size2 = kernel_size if kernel_size2 is None else kernel_size2
+        padding2 = padding if padding2 is None else padding2
+        self.conv1 = nn.Sequential(
+            EqualConv2d(in_channels, out_channels, kernel_size, padding), LeakyReLU())
+        if downsample and fused:
+            self.conv2 = nn.Sequential(
+                Blur(out_channels),
+                FusedDownsample(out_channels, out_channels, kernel_size2, padding2), LeakyReLU())
+        elif downsample:
+            self.conv2 = nn.Sequential(
+                Blur(out_channels), EqualConv2d(out_channels, out_channels, kernel_size2, padding2),
+                AvgPool2(), LeakyReLU())
+        else:
+            self.conv2 = nn.Sequential(
+                EqualConv2d(out_channels, out_channels, kernel_size2, padding2), LeakyReLU())
+
+    def execute(self, x):
+        return self.conv2(self.conv1(x))
+
+
+class Discriminator(nn.Module):
+    """Progressive discriminator; progression[0] reads 1024 px, progression[8] ends at 4x4."""
+
+    def __init__(self, fused=True, from_rgb_activate=False, width=512, stddev_group=0):
+        channels = scaled_channels(width)[::-1]  # 1024 px first
+        blocks = [ConvBlock(channels[i], channels[i + 1], 3, 1, downsample=True,
+                            fused=fused and N_BLOCKS - 1 - i >= FUSED_FROM_STEP)
+                  for i in range(N_BLOCKS - 1)]
+        blocks.append(ConvBlock(channels[-1] + 1, channels[-1], 3, 1, 4, 0))
+        self.progression = nn.ModuleList(*blocks)
+
+        def make_from_rgb(out_channels):
+            if from_rgb_activate:
+                return nn.Sequential(EqualConv2d(3, out_channels, 1), LeakyReLU())
+            return EqualConv2d(3, out_channels, 1)
+
+        self.from_rgb = nn.ModuleList(*[make_from_rgb(c) for c in channels])
+        self.linear = EqualLinear(channels[-1], 1)
+        self.stddev_group = stddev_group
+
+    def execute(self, input, step=0, alpha=-1):
+        top = N_BLOCKS - 1 - step
+        out = self.from_rgb[top](input)
+        for index in range(top, N_BLOCKS):
+            if index == N_BLOCKS - 1:
+                out = minibatch_stddev(out, self.stddev_group)
+            out = self.progression[index](out)
+            if index == top and fading(step, alpha):
+                out = fade(self.from_rgb[top + 1](avg_pool2(input)), out, alpha)
+        return self.linear(out.reshape(out.shape[0], -1))
