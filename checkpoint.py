@@ -145,10 +145,13 @@ def load_state(module, state, what, path):
     for key in sorted(mismatched)[:3]:
         problems.append(f"{key} has shape {tuple(np.shape(state[key]))} in the file but "
                         f"{tuple(ours[key].shape)} in the model")
+    if len(mismatched) > 3:
+        problems.append(f"{len(mismatched) - 3} more shapes differ")
     if problems:
         raise UsageError(f"{path}: {what} does not fit the model: " + "; ".join(problems)
                          + " (check --width, --code_dim and --from_rgb_activate)")
-    for key, var in ours.items():
-        if key in state:
-            var.update(jt.array(np.asarray(state[key], dtype=np.float32)))
+    loaded = [var.update(jt.array(np.asarray(state[key], dtype=np.float32)))
+              for key, var in ours.items() if key in state]
+    # materialise now: Jittor miscompiles a fresh 1-element array fused into a broadcast
+    jt.sync(loaded)
     return set(ours) & set(state)

@@ -1,0 +1,35 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+sys.path.insert(0, ROOT)
+
+from runtime import jt, seed_everything, select_device  # noqa: E402
+
+select_device("cpu")
+
+# a narrow model: every code path of the full one, at a fraction of the cost
+NARROW = dict(code_dim=16, n_mlp=2, width=16)
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    seed_everything(0)
+
+
+def data_path(name):
+    return os.path.join(DATA, name)
+
+
+def randn(*shape, seed=0):
+    return jt.array(np.random.RandomState(seed).randn(*shape).astype(np.float32))
+
+
+def max_diff(a, b):
+    a = a.numpy() if isinstance(a, jt.Var) else np.asarray(a)
+    b = b.numpy() if isinstance(b, jt.Var) else np.asarray(b)
+    return float(np.abs(a - b).max())
