@@ -1,0 +1,168 @@
+"""Training images by resolution, from resize.py's folders or a rosinality-style LMDB.
+
+    dataset = MultiResolutionDataset("data", resolution=8, batch_size=32)
+    for real in infinite_batches(dataset): ...      # float32 NCHW in [-1, 1]
+    dataset.set_resolution(16)                       # same object, next training step
+"""
+import io
+import os
+
+import numpy as np
+from PIL import Image
+
+from runtime import UsageError  # noqa: I001  (before any jittor import: offline set-up)
+from jittor.dataset import Dataset
+from images import list_images, load_square_rgb, resized, to_training_array
+from resize import SKIPPED_LOG
+
+
+def folder_resolutions(root):
+    return sorted(int(name) for name in os.listdir(root)
+                  if name.isdigit() and os.path.isdir(os.path.join(root, name)))
+
+
+class FolderSource:
+    """root/8, root/16, ...: each folder is listed once, the first time it is used."""
+
+    def __init__(self, root):
+        self.root = root
+        self.resolutions = folder_resolutions(root)
+        self._files = {}
+        log = os.path.join(root, SKIPPED_LOG)
+        self._unreadable = set()
+        if os.path.exists(log):
+            with open(log) as lines:
+                self._unreadable = {line.split("\t")[0] for line in lines if line.strip()}
+
+    def files(self, resolution):
+        if resolution not in self._files:
+            names = list_images(os.path.join(self.root, str(resolution)))
+            self._files[resolution] = [n for n in names if n not in self._unreadable]
+        return self._files[resolution]
+
+    def __len__(self):
+        return len(self.files(self.resolutions[-1]))
+
+    def load(self, resolution, index):
+        path = os.path.join(self.root, str(resolution), self.files(resolution)[index])
+        try:
+            # folders from resize.py are ready; the user's top folder may need converting
+            return resized(load_square_rgb(path), resolution)
+        except (OSError, ValueError, SyntaxError) as error:
+            raise UsageError(f"{path}: unreadable image ({error}); run resize.py on its folder "
+                             "to list and skip such files") from None
+
+
+class LmdbSource:
+    """rosinality's prepare_data.py layout: b'{size}-{index:05d}' -> encoded image, b'length'."""
+
+    def __init__(self, path):
+        import lmdb
+
+        self.path, self._env, self._pid = path, None, None
+        with lmdb.open(path, readonly=True, lock=False, readahead=False) as env, \
+                env.begin() as txn:
+            length = txn.get(b"length")
+            if length is None:
+                raise UsageError(f"{path}: LMDB without a 'length' entry (not a StyleGAN LMDB)")
+            self.length = int(length.decode("utf-8"))
+            self.resolutions = [4 * 2**s for s in range(9)
+                                if txn.get(f"{4 * 2**s}-00000".encode("utf-8")) is not None]
+
+    def files(self, resolution):
+        return range(self.length)
+
+    def __len__(self):
+        return self.length
+
+    def _transaction(self):
+        import lmdb
+
+        if self._pid != os.getpid():  # an LMDB handle must not cross a fork into workers
+            self._env = lmdb.open(self.path, readonly=True, lock=False, readahead=False,
+                                  meminit=False)
+            self._pid = os.getpid()
+        return self._env.begin(write=False)
+
+    def load(self, resolution, index):
+        with self._transaction() as txn:
+            data = txn.get(f"{resolution}-{str(index).zfill(5)}".encode("utf-8"))
+        image = Image.open(io.BytesIO(data)).convert("RGB")
+        return resized(image, resolution)
+
+    def __getstate__(self):
+        return {**self.__dict__, "_env": None, "_pid": None}
+
+
+def open_source(root):
+    if not os.path.isdir(root):
+        raise UsageError(f"{root}: no such data folder")
+    if os.path.exists(os.path.join(root, "data.mdb")):
+        return LmdbSource(root)
+    if folder_resolutions(root):
+        return FolderSource(root)
+    if list_images(root):
+        raise UsageError(f"{root} holds images but no resolution folders: put them in "
+                         f"{root}/<size> (e.g. {root}/128) and run python resize.py {root}/128")
+    raise UsageError(f"{root}: no resolution folders (like {root}/32) and no LMDB; "
+                     f"make them with python resize.py {root}/<size>")
+
+
+class MultiResolutionDataset(Dataset):
+    """Images at one resolution at a time, as float32 CHW in [-1, 1], loaded lazily."""
+
+    def __init__(self, root, resolution=8, batch_size=16, shuffle=True, drop_last=True,
+                 num_workers=0, flip=True, seed=0):
+        super().__init__(batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
+                         num_workers=num_workers)
+        self.root, self.flip, self.full_batches_only = root, flip, drop_last
+        self.source = open_source(root)
+        self._shuffle_rng = np.random.default_rng(seed)
+        self.resolution = None
+        self.set_resolution(resolution)
+
+    @property
+    def resolutions(self):
+        return self.source.resolutions
+
+    def set_resolution(self, resolution, batch_size=None):
+        """Switch to another resolution (and batch size); workers restart to see it."""
+        if resolution not in self.source.resolutions:
+            raise UsageError(self._missing_message(resolution))
+        count = len(self.source.files(resolution))
+        if count == 0:
+            raise UsageError(f"{self.root}/{resolution}: no images in the folder")
+        batch_size = batch_size or self.batch_size
+        if (resolution, batch_size) != (self.resolution, self.batch_size):
+            self.reset()
+        self.resolution = resolution
+        self.set_attrs(total_len=count, batch_size=batch_size,
+                       drop_last=self.full_batches_only and count >= batch_size)
+
+    def _missing_message(self, resolution):
+        have = self.source.resolutions
+        listing = ", ".join(map(str, have)) or "none"
+        message = f"{self.root}: no {resolution} px images (available: {listing} px)"
+        if have and resolution < have[-1] and isinstance(self.source, FolderSource):
+            message += f"; make them with python resize.py {self.root}/{have[-1]} --min_size {resolution}"
+        elif have and resolution > have[-1]:
+            message += f"; train up to --max_size {have[-1]} or add larger images"
+        return message
+
+    def __getitem__(self, index):
+        array = to_training_array(self.source.load(self.resolution, index))
+        if self.flip and np.random.rand() < 0.5:
+            array = array[:, :, ::-1]
+        return np.ascontiguousarray(array)
+
+
+def infinite_batches(dataset):
+    """Batches forever, epoch after epoch (the training loop counts samples, not epochs)."""
+    while True:
+        empty = True
+        for batch in dataset:
+            empty = False
+            yield batch
+        if empty:
+            raise UsageError(f"{dataset.root}: fewer images than one batch at "
+                             f"{dataset.resolution} px")

@@ -1,0 +1,74 @@
+"""Image helpers shared by resize.py and dataset.py (Pillow and NumPy only, no Jittor)."""
+import os
+
+import numpy as np
+from PIL import Image, ImageOps
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def is_image_name(name):
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
+
+
+def list_images(folder):
+    """Relative paths of every image file below folder (nested folders too), sorted."""
+    found = []
+    for directory, subdirectories, names in os.walk(folder):
+        subdirectories[:] = sorted(d for d in subdirectories if not d.startswith("."))
+        found += [os.path.relpath(os.path.join(directory, n), folder)
+                  for n in names if is_image_name(n) and not n.startswith(".")]
+    return sorted(found)
+
+
+def _composite_on_white(image):
+    white = Image.new("RGBA", image.size, (255, 255, 255, 255))
+    return Image.alpha_composite(white, image.convert("RGBA")).convert("RGB")
+
+
+def to_rgb(image):
+    """8-bit RGB from any mode: alpha composited on white, 16/32-bit and float rescaled."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I") and values.max() > 255 else 255.0
+        if image.mode == "F":
+            top = max(float(values.max()), 1.0)
+        gray = np.clip(values / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return Image.fromarray(gray, "L").convert("RGB")
+    if image.mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        return _composite_on_white(image)
+    return image.convert("RGB") if image.mode != "RGB" else image
+
+
+def center_crop_square(image):
+    width, height = image.size
+    side = min(width, height)
+    left, top = (width - side) // 2, (height - side) // 2
+    return image.crop((left, top, left + side, top + side)) if width != height else image
+
+
+def load_square_rgb(path):
+    """Open an image file as a square RGB image (EXIF orientation applied, centre-cropped)."""
+    with Image.open(path) as image:
+        image = ImageOps.exif_transpose(image)
+        image.load()
+        return center_crop_square(to_rgb(image))
+
+
+def resized(image, size):
+    if image.size == (size, size):
+        return image
+    return image.resize((size, size), Image.LANCZOS, reducing_gap=3.0)
+
+
+def is_ready(image, size):
+    """True when a file already holds what the dataset serves: size x size RGB."""
+    return image.size == (size, size) and image.mode == "RGB"
+
+
+def to_training_array(image):
+    """HWC uint8 image -> CHW float32 in [-1, 1]."""
+    array = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)
+    return array * (2 / 255) - 1

@@ -1,0 +1,255 @@
+"""Build the per-resolution folders training reads: data/128 -> data/64, data/32, ...
+
+    python resize.py data/128 --min_size 8          # your images, top size from the name
+    python resize.py data/faces --size 256          # any folder name, explicit size
+    python resize.py data/128 --lmdb data/lmdb      # also a rosinality-style LMDB
+    python resize.py --demo data/demo               # MNIST demo set, no download
+
+Sources are never modified. Outputs are PNG, square RGB of exactly their size, written
+atomically, and skipped when already newer than their source.
+"""
+import argparse
+import gzip
+import importlib.util
+import io
+import os
+import sys
+import time
+from multiprocessing import Pool
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from images import IMAGE_EXTENSIONS, list_images, load_square_rgb, resized
+
+SKIPPED_LOG = "resize_skipped.txt"
+
+
+class ResizeError(Exception):
+    """Bad arguments or an unusable source folder (printed as one line)."""
+
+
+def power_of_two(size):
+    return size >= 4 and size & (size - 1) == 0
+
+
+def output_sizes(top, min_size):
+    sizes, size = [], top // 2
+    while size >= min_size:
+        sizes.append(size)
+        size //= 2
+    return sizes
+
+
+def output_name(relative_path, taken_stems):
+    """data/128/a/b.jpg -> a/b.png; keep the extension when two sources share a stem."""
+    stem = os.path.splitext(relative_path)[0]
+    return (relative_path if taken_stems[stem] > 1 else stem) + ".png"
+
+
+def is_up_to_date(source_path, output_paths):
+    source_time = os.path.getmtime(source_path)
+    return all(os.path.exists(p) and os.path.getmtime(p) >= source_time for p in output_paths)
+
+
+def save_png_atomically(image, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    temp_path = f"{path}.tmp{os.getpid()}"
+    image.save(temp_path, format="PNG", compress_level=1)
+    os.replace(temp_path, path)
+
+
+def resize_one(task):
+    """Worker: write every smaller size of one source. Returns (path, error or None, wrote)."""
+    source_path, outputs = task
+    if is_up_to_date(source_path, [path for _, path in outputs]):
+        return source_path, None, False
+    try:
+        image = load_square_rgb(source_path)
+        for size, path in outputs:
+            save_png_atomically(resized(image, size), path)
+    except Exception as error:  # any undecodable file is reported, never fatal
+        return source_path, f"{type(error).__name__}: {error}".splitlines()[0], False
+    return source_path, None, True
+
+
+def plan_tasks(source, root, names, sizes):
+    stems = {}
+    for name in names:
+        stem = os.path.splitext(name)[0]
+        stems[stem] = stems.get(stem, 0) + 1
+    return [(os.path.join(source, name),
+             [(size, os.path.join(root, str(size), output_name(name, stems))) for size in sizes])
+            for name in names]
+
+
+def check_source(source, size, min_size):
+    if not os.path.isdir(source):
+        raise ResizeError(f"{source}: no such folder")
+    if size is None:
+        name = os.path.basename(os.path.normpath(source))
+        if not name.isdigit():
+            raise ResizeError(f"{source}: the folder name is not a resolution; "
+                              "pass --size N (the size images are trained at, e.g. --size 128)")
+        size = int(name)
+    if not power_of_two(size):
+        raise ResizeError(f"--size {size}: must be a power of two, at least 4")
+    if not power_of_two(min_size) or min_size > size:
+        raise ResizeError(f"--min_size {min_size}: must be a power of two from 4 to {size}")
+    names = list_images(source)
+    if not names:
+        raise ResizeError(f"{source}: no images found (looked for "
+                          f"{' '.join(sorted(IMAGE_EXTENSIONS))}, in any case)")
+    return size, names
+
+
+def write_skipped_log(root, failures):
+    path = os.path.join(root, SKIPPED_LOG)
+    with open(path, "w") as log:
+        for source_path, error in sorted(failures):
+            log.write(f"{source_path}\t{error}\n")
+    return path
+
+
+def resize_folder(source, size=None, min_size=8, workers=None, progress=True):
+    """Write root/{size} folders for every size below the top one; returns a summary dict."""
+    size, names = check_source(source, size, min_size)
+    root = os.path.dirname(os.path.abspath(source))
+    sizes = output_sizes(size, min_size)
+    tasks = plan_tasks(source, root, names, sizes)
+    written, failures, started = 0, [], time.time()
+    with Pool(workers or os.cpu_count()) as pool:
+        results = pool.imap_unordered(resize_one, tasks, chunksize=16)
+        for source_path, error, wrote in tqdm(results, total=len(tasks), disable=not progress,
+                                              unit="img", desc=f"{size} px -> {sizes}"):
+            written += wrote
+            if error:
+                failures.append((os.path.relpath(source_path, source), error))
+    seconds = time.time() - started
+    return {"size": size, "sizes": sizes, "sources": len(names), "written": written,
+            "up_to_date": len(names) - written - len(failures), "failures": failures,
+            "log": write_skipped_log(root, failures), "seconds": seconds}
+
+
+def encode_for_lmdb(task):
+    """Worker: JPEG (quality 100) bytes of one source at each size, as rosinality stores."""
+    source_path, sizes = task
+    try:
+        image = load_square_rgb(source_path)
+    except Exception:
+        return None
+    encoded = []
+    for size in sizes:
+        buffer = io.BytesIO()
+        # 4:4:4 sampling keeps colour edges sharp at small sizes (still plain JPEG)
+        resized(image, size).save(buffer, format="JPEG", quality=100, subsampling=0)
+        encoded.append(buffer.getvalue())
+    return encoded
+
+
+def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True):
+    """rosinality's layout: keys f'{size}-{index:05d}' -> JPEG bytes, and b'length'."""
+    import lmdb
+
+    names = list_images(source)
+    sizes = [size] + output_sizes(size, min_size)
+    count = 0
+    with lmdb.open(out_path, map_size=1024**4, readahead=False) as env, \
+            Pool(workers or os.cpu_count()) as pool:
+        tasks = [(os.path.join(source, name), sizes) for name in names]
+        for encoded in tqdm(pool.imap(encode_for_lmdb, tasks, chunksize=16), total=len(tasks),
+                            disable=not progress, unit="img", desc="lmdb"):
+            if encoded is None:
+                continue
+            with env.begin(write=True) as txn:
+                for image_size, data in zip(sizes, encoded):
+                    txn.put(f"{image_size}-{str(count).zfill(5)}".encode("utf-8"), data)
+            count += 1
+        with env.begin(write=True) as txn:
+            txn.put(b"length", str(count).encode("utf-8"))
+    return count
+
+
+def mnist_images():
+    """MNIST training digits from the jittor-offline package (no download)."""
+    spec = importlib.util.find_spec("jittor_offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise ResizeError("--demo needs the jittor-offline package: pip install jittor-offline==0.0.7")
+    path = os.path.join(spec.submodule_search_locations[0], "train-images-idx3-ubyte.gz")
+    with gzip.open(path, "rb") as stream:
+        data = stream.read()
+    count, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
+    return np.frombuffer(data, dtype=np.uint8, offset=16).reshape(count, rows, cols)
+
+
+def random_colours(rng, count, saturation, value):
+    """RGB in [0, 1] of random hue at a fixed HSV saturation and value."""
+    k = (np.array([5, 3, 1]) + rng.uniform(0, 6, (count, 1))) % 6
+    return value - value * saturation * np.clip(np.minimum(k, 4 - k), 0, 1)
+
+
+def build_demo(root, count=10000, seed=0, progress=True):
+    """root/32: tinted 32 px MNIST digits (bright random hue on a dark random hue), so
+    style mixing shows shape from one latent and colour from another."""
+    digits = mnist_images()[:count].astype(np.float32) / 255
+    rng = np.random.RandomState(seed)
+    foreground = random_colours(rng, len(digits), 0.85, 1.0)
+    background = random_colours(rng, len(digits), 0.7, 0.3)
+    mask = np.pad(digits, ((0, 0), (2, 2), (2, 2)))[..., None]  # 28 -> 32 px, no resampling
+    pixels = background[:, None, None] * (1 - mask) + foreground[:, None, None] * mask
+    pixels = np.round(pixels * 255).astype(np.uint8)
+    folder = os.path.join(root, "32")
+    os.makedirs(folder, exist_ok=True)
+    for index in tqdm(range(len(pixels)), disable=not progress, unit="img", desc="demo 32 px"):
+        path = os.path.join(folder, f"{index:05d}.png")
+        if not os.path.exists(path):
+            save_png_atomically(Image.fromarray(pixels[index], "RGB"), path)
+    return folder
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description="Build per-resolution image folders.")
+    parser.add_argument("source", nargs="?", help="folder of images; its name is the top size")
+    parser.add_argument("--size", type=int, help="top size when the folder name is not a number")
+    parser.add_argument("--min_size", type=int, default=8, help="smallest size (default: 8)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count(),
+                        help="processes (default: all cores)")
+    parser.add_argument("--lmdb", metavar="OUT", help="also write a rosinality-style LMDB")
+    parser.add_argument("--demo", metavar="ROOT", help="build the MNIST demo set in ROOT/32 ...")
+    parser.add_argument("--count", type=int, default=10000, help="demo images (default: 10000)")
+    args = parser.parse_args(argv)
+    if (args.source is None) == (args.demo is None):
+        parser.error("give a source folder, or --demo ROOT")
+    return args
+
+
+def report(summary):
+    print(f"{summary['sources']} images at {summary['size']} px -> {summary['sizes']} px: "
+          f"{summary['written']} written, {summary['up_to_date']} already up to date, "
+          f"in {summary['seconds']:.1f} s "
+          f"({summary['sources'] / max(summary['seconds'], 1e-9):.0f} images/s)")
+    if summary["failures"]:
+        print(f"{len(summary['failures'])} unreadable files skipped; "
+              f"their names are in {summary['log']}")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        if args.workers < 1:
+            raise ResizeError(f"--workers {args.workers}: must be at least 1")
+        source = build_demo(args.demo, args.count) if args.demo else args.source
+        size = 32 if args.demo else args.size
+        summary = resize_folder(source, size, args.min_size, args.workers)
+        report(summary)
+        if args.lmdb:
+            count = write_lmdb(source, args.lmdb, summary["size"], args.min_size, args.workers)
+            print(f"wrote {count} images at {[summary['size']] + summary['sizes']} px to {args.lmdb}")
+    except ResizeError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,190 @@
+import hashlib
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import dataset as dataset_module
+import resize
+from dataset import MultiResolutionDataset, infinite_batches
+from runtime import UsageError
+
+
+def save(image, path):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    image.save(path)
+
+
+@pytest.fixture
+def messy(tmp_path):
+    """data/64 with every kind of file a user's folder holds."""
+    source = tmp_path / "data" / "64"
+    s = str(source)
+    save(Image.new("RGB", (64, 64), (10, 200, 30)), f"{s}/ok.png")
+    save(Image.new("L", (80, 80), 90), f"{s}/gray.jpg")
+    rgba = Image.new("RGBA", (64, 64), (255, 0, 0, 0))  # fully transparent red
+    rgba.paste((0, 0, 255, 255), (16, 16, 48, 48))
+    save(rgba, f"{s}/alpha.PNG")
+    save(Image.new("RGB", (64, 64), (200, 50, 50)).convert("P", palette=Image.ADAPTIVE), f"{s}/palette.png")
+    save(Image.new("CMYK", (70, 70), (0, 255, 255, 0)), f"{s}/cmyk.jpg")
+    save(Image.fromarray(np.full((64, 64), 32768, dtype=np.uint16)), f"{s}/deep.png")
+    wide = Image.new("RGB", (120, 40), (255, 0, 0))
+    wide.paste((0, 0, 255), (40, 0, 80, 40))  # only the centre 40 px are blue
+    save(wide, f"{s}/wide.bmp")
+    save(Image.new("RGB", (5, 5), (0, 0, 0)), f"{s}/tiny.webp")
+    save(Image.new("RGB", (64, 64), (1, 2, 3)), f"{s}/nested/deeper/upper.TIF")
+    save(Image.new("RGB", (64, 64), (9, 9, 9)), f"{s}/twin.png")
+    save(Image.new("RGB", (64, 64), (99, 99, 99)), f"{s}/twin.jpg")
+    (source / "corrupt.jpg").write_bytes(os.urandom(300))
+    good_png = (source / "ok.png").read_bytes()
+    (source / "truncated.png").write_bytes(good_png[: len(good_png) // 2])
+    (source / "notes.txt").write_text("not an image")
+    return source
+
+
+def snapshot(folder):
+    return {os.path.relpath(os.path.join(d, n), folder):
+            hashlib.sha1(open(os.path.join(d, n), "rb").read()).hexdigest()
+            for d, _, names in os.walk(folder) for n in names}
+
+
+def output_image(root, size, name):
+    image = Image.open(root / str(size) / name)
+    assert image.size == (size, size) and image.mode == "RGB"
+    return np.asarray(image).astype(int)
+
+
+def test_resize_messy_folder(messy):
+    before = snapshot(messy)
+    summary = resize.resize_folder(str(messy), min_size=8, workers=2, progress=False)
+    root = messy.parent
+    assert summary["size"] == 64 and summary["sizes"] == [32, 16, 8]
+    assert sorted(name for name, _ in summary["failures"]) == ["corrupt.jpg", "truncated.png"]
+    assert summary["written"] == 11
+    log = open(summary["log"]).read()
+    assert "corrupt.jpg" in log and "truncated.png" in log
+    for size in (32, 16, 8):
+        names = resize.list_images(str(root / str(size)))
+        assert len(names) == 11
+        for name in names:
+            output_image(root, size, name)
+    assert snapshot(messy) == before  # sources untouched, nothing added among them
+    assert (output_image(root, 32, "alpha.png")[0, 0] == 255).all()  # transparent -> white
+    assert abs(output_image(root, 32, "alpha.png")[16, 16][2] - 255) < 3
+    assert abs(output_image(root, 8, "deep.png").mean() - 128) < 2  # 16-bit rescaled
+    assert (output_image(root, 16, "wide.png")[..., 2] > 200).all()  # centre crop kept blue
+    assert output_image(root, 32, "cmyk.png")[..., 0].mean() > 200  # CMYK (0,255,255,0) is red
+    assert output_image(root, 8, "nested/deeper/upper.png").shape == (8, 8, 3)
+    assert output_image(root, 8, "twin.png.png").mean() < 20  # both twins kept apart
+    assert output_image(root, 8, "twin.jpg.png").mean() > 80
+    again = resize.resize_folder(str(messy), min_size=8, workers=2, progress=False)
+    assert again["written"] == 0 and again["up_to_date"] == 11
+
+
+def test_resize_errors_are_one_line(tmp_path, capsys):
+    cases = [([str(tmp_path / "missing")], "no such folder"),
+             ([str(tmp_path)], "not a resolution; pass --size"),
+             ([str(tmp_path), "--size", "100"], "must be a power of two"),
+             ([str(tmp_path), "--size", "64", "--min_size", "128"], "--min_size 128"),
+             ([str(tmp_path), "--size", "64"], "no images found")]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as exit_info:
+            resize.main(argv)
+        assert exit_info.value.code == 2
+        error = capsys.readouterr().err.strip()
+        assert error.startswith("error: ") and message in error and "\n" not in error
+
+
+def test_lmdb_round_trip(messy, tmp_path):
+    lmdb_path = str(tmp_path / "lmdb")
+    count = resize.write_lmdb(str(messy), lmdb_path, 64, min_size=16, workers=2, progress=False)
+    assert count == 11
+    import lmdb
+
+    with lmdb.open(lmdb_path, readonly=True, lock=False) as env, env.begin() as txn:
+        assert txn.get(b"length") == b"11"
+        assert Image.open(__import__("io").BytesIO(txn.get(b"16-00010"))).format == "JPEG"
+        assert txn.get(b"8-00000") is None
+    data = MultiResolutionDataset(lmdb_path, 16, batch_size=4, shuffle=False, flip=False)
+    assert data.resolutions == [16, 32, 64]
+    from_lmdb = data[0]
+    resize.resize_folder(str(messy), min_size=16, workers=2, progress=False)
+    folder = MultiResolutionDataset(str(messy.parent), 16, shuffle=False, flip=False)
+    assert from_lmdb.shape == (3, 16, 16)
+    assert np.abs(from_lmdb - folder[0]).max() < 0.05  # JPEG quality 100 vs PNG
+
+
+@pytest.fixture
+def demo(tmp_path):
+    root = str(tmp_path / "demo")
+    resize.build_demo(root, count=40, progress=False)
+    resize.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
+    return root
+
+
+def test_demo_set_is_tinted_digits(demo):
+    names = resize.list_images(os.path.join(demo, "32"))
+    assert len(names) == 40
+    pixels = np.stack([np.asarray(Image.open(os.path.join(demo, "32", n))) for n in names])
+    assert pixels.shape == (40, 32, 32, 3)
+    corners = pixels[:, 0, 0].astype(int)
+    brightest = pixels.reshape(40, -1, 3).max(1).astype(int)
+    assert (brightest.max(1) > 200).all() and (corners.max(1) < 100).all()  # bright on dark
+    assert len({tuple(c) for c in corners}) > 30  # random tints, not one colour
+
+
+def test_dataset_batches(demo):
+    data = MultiResolutionDataset(demo, 8, batch_size=16, flip=False)
+    batch = next(iter(data))
+    assert tuple(batch.shape) == (16, 3, 8, 8) and str(batch.dtype) == "float32"
+    values = batch.numpy()
+    assert values.min() >= -1 and values.max() <= 1 and values.min() < -0.5 and values.max() > 0.5
+    data.set_resolution(32, batch_size=8)
+    assert tuple(next(iter(data)).shape) == (8, 3, 32, 32)
+    assert len(list(data)) == 5  # 40 images, drop_last
+
+
+def test_flip_mirrors_or_keeps(demo):
+    plain = MultiResolutionDataset(demo, 16, flip=False)[3]
+    flipping = MultiResolutionDataset(demo, 16, flip=True)
+    seen = {"same": 0, "mirrored": 0}
+    for _ in range(40):
+        item = flipping[3]
+        if np.array_equal(item, plain):
+            seen["same"] += 1
+        else:
+            assert np.array_equal(item, plain[:, :, ::-1])
+            seen["mirrored"] += 1
+    assert seen["same"] > 5 and seen["mirrored"] > 5
+
+
+def test_switching_resolution_reuses_scans(demo, monkeypatch):
+    calls = []
+    real_list_images = dataset_module.list_images
+    monkeypatch.setattr(dataset_module, "list_images", lambda f: calls.append(f) or real_list_images(f))
+    data = MultiResolutionDataset(demo, 8)
+    data.set_resolution(16)
+    data.set_resolution(8)
+    data.set_resolution(16)
+    assert sorted(os.path.basename(c) for c in calls) == ["16", "8"]
+
+
+def test_workers_follow_resolution_changes(demo):
+    data = MultiResolutionDataset(demo, 8, batch_size=8, num_workers=2)
+    batches = infinite_batches(data)
+    assert tuple(next(batches).shape) == (8, 3, 8, 8)
+    data.set_resolution(16)
+    assert tuple(next(infinite_batches(data)).shape) == (8, 3, 16, 16)
+    data.reset()
+
+
+def test_missing_resolution_names_the_fix(demo, tmp_path):
+    data = MultiResolutionDataset(demo, 8)
+    with pytest.raises(UsageError, match=r"no 4 px images \(available: 8, 16, 32 px\); make "
+                                         r"them with python resize.py .*/32 --min_size 4"):
+        data.set_resolution(4)
+    with pytest.raises(UsageError, match="no such data folder"):
+        MultiResolutionDataset(str(tmp_path / "nowhere"))
+    with pytest.raises(UsageError, match="holds images but no resolution folders"):
+        MultiResolutionDataset(os.path.join(demo, "32"))
