@@ -87,8 +87,8 @@ def generator_state(checkpoint, path, prefer_ema=True):
     for key in order:
         if is_generator_state(checkpoint.get(key)):
             return checkpoint[key]
-    if is_generator_state(checkpoint):
-        return checkpoint
+    if is_generator_state(checkpoint):  # a bare state_dict, maybe with our "meta" beside it
+        return {key: value for key, value in checkpoint.items() if isinstance(value, np.ndarray)}
     raise UsageError(f"{path}: not a StyleGAN generator checkpoint "
                      "(no g_running or generator weights in it)")
 

@@ -111,7 +111,7 @@ def open_source(root):
 class MultiResolutionDataset(Dataset):
     """Images at one resolution at a time, as float32 CHW in [-1, 1], loaded lazily."""
 
-    def __init__(self, root, resolution=8, batch_size=16, shuffle=True, drop_last=True,
+    def __init__(self, root, resolution=None, batch_size=16, shuffle=True, drop_last=True,
                  num_workers=0, flip=True, seed=0):
         super().__init__(batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
                          num_workers=num_workers)
@@ -119,7 +119,7 @@ class MultiResolutionDataset(Dataset):
         self.source = open_source(root)
         self._shuffle_rng = np.random.default_rng(seed)
         self.resolution = None
-        self.set_resolution(resolution)
+        self.set_resolution(resolution or self.source.resolutions[0])
 
     @property
     def resolutions(self):

@@ -72,3 +72,33 @@ def to_training_array(image):
     """HWC uint8 image -> CHW float32 in [-1, 1]."""
     array = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)
     return array * (2 / 255) - 1
+
+
+def to_uint8_images(array):
+    """NCHW float images in [-1, 1] -> NHWC uint8 (rounded, clipped)."""
+    array = np.asarray(array, dtype=np.float32)
+    return np.clip((array + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def image_grid(array, n_col, padding=2, background=255):
+    """Tile NCHW images in [-1, 1] row by row, n_col per row, into one PIL image."""
+    tiles = to_uint8_images(array)
+    count, height, width, _ = tiles.shape
+    n_row = -(-count // n_col)
+    grid = np.full((n_row * (height + padding) + padding, n_col * (width + padding) + padding, 3),
+                   background, dtype=np.uint8)
+    for index, tile in enumerate(tiles):
+        top = padding + (index // n_col) * (height + padding)
+        left = padding + (index % n_col) * (width + padding)
+        grid[top:top + height, left:left + width] = tile
+    return Image.fromarray(grid)
+
+
+def save_image_atomically(image, path, format=None, **options):
+    """Write to a temp file, then rename: a crash never leaves a half-written image."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temp_path = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
+    format = format or Image.registered_extensions()[os.path.splitext(path)[1].lower()]
+    image.save(temp_path, format=format, **options)
+    os.replace(temp_path, path)

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from images import IMAGE_EXTENSIONS, list_images, load_square_rgb, resized
+from images import IMAGE_EXTENSIONS, list_images, load_square_rgb, resized, save_image_atomically
 
 SKIPPED_LOG = "resize_skipped.txt"
 
@@ -53,13 +53,6 @@ def is_up_to_date(source_path, output_paths):
     return all(os.path.exists(p) and os.path.getmtime(p) >= source_time for p in output_paths)
 
 
-def save_png_atomically(image, path):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    temp_path = f"{path}.tmp{os.getpid()}"
-    image.save(temp_path, format="PNG", compress_level=1)
-    os.replace(temp_path, path)
-
-
 def resize_one(task):
     """Worker: write every smaller size of one source. Returns (path, error or None, wrote)."""
     source_path, outputs = task
@@ -68,7 +61,7 @@ def resize_one(task):
     try:
         image = load_square_rgb(source_path)
         for size, path in outputs:
-            save_png_atomically(resized(image, size), path)
+            save_image_atomically(resized(image, size), path, format="PNG", compress_level=1)
     except Exception as error:  # any undecodable file is reported, never fatal
         return source_path, f"{type(error).__name__}: {error}".splitlines()[0], False
     return source_path, None, True
@@ -204,7 +197,7 @@ def build_demo(root, count=10000, seed=0, progress=True):
     for index in tqdm(range(len(pixels)), disable=not progress, unit="img", desc="demo 32 px"):
         path = os.path.join(folder, f"{index:05d}.png")
         if not os.path.exists(path):
-            save_png_atomically(Image.fromarray(pixels[index], "RGB"), path)
+            save_image_atomically(Image.fromarray(pixels[index], "RGB"), path, format="PNG")
     return folder
 
 

@@ -1,0 +1,228 @@
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import train
+from checkpoint import read_checkpoint, save_checkpoint
+from conftest import ROOT, randn
+from losses import LOSSES, discriminator_loss, generator_loss
+from model import Discriminator
+from runtime import UsageError, jt
+from train import Plan, training_schedule
+
+TINY = ["--width", "16", "--code_dim", "16", "--n_mlp", "2", "--batch", "4", "--workers", "0",
+        "--log_every", "5", "--device", "cpu"]
+
+
+def test_schedule_phases_alpha_and_ends():
+    def plan(samples):
+        return training_schedule(samples, init_step=1, max_step=3, phase=100)
+
+    assert plan(0) == Plan(0, 1, 1.0, 32, 0.001)  # first resolution: nothing to fade from
+    assert plan(199) == Plan(0, 1, 1.0, 32, 0.001)
+    assert plan(200) == Plan(1, 2, 0.01, 32, 0.001)  # fade starts: alpha = (n + 1) / phase
+    assert plan(249).alpha == 0.5
+    assert plan(299).alpha == 1.0 and plan(399).alpha == 1.0 and plan(399).step == 2
+    assert plan(400).step == 3 and plan(400).alpha == 0.01 and plan(400).resolution == 32
+    last = plan(10**7)  # the last resolution trains on
+    assert (last.step, last.alpha, last.phase) == (3, 1.0, 10**7 // 200)
+
+
+def test_sched_learning_rates_and_batches():
+    def plan(step):
+        return training_schedule(0, init_step=step, max_step=8, phase=10, batch=16, sched=True)
+
+    assert [plan(s).batch_size for s in range(7)] == [512, 256, 128, 64, 32, 32, 32]
+    assert [plan(s).lr for s in (4, 5, 6, 7, 8)] == [0.001, 0.0015, 0.002, 0.003, 0.003]
+    assert plan(7).batch_size == 16  # beyond the table: --batch
+    no_sched = training_schedule(0, 5, 8, 10, batch=16, lr=0.002)
+    assert (no_sched.batch_size, no_sched.lr) == (16, 0.002)
+
+
+class LinearCritic:
+    """D(x) = sum(w * x): its input gradient is w, so penalties have closed forms."""
+
+    def __init__(self, weight):
+        self.weight = weight
+
+    def __call__(self, x, step=0, alpha=-1):
+        return (x * self.weight).sum([1, 2, 3]).reshape(-1, 1)
+
+
+def test_penalties_match_closed_forms():
+    w = randn(1, 3, 4, 4, seed=1)
+    real, fake = randn(5, 3, 4, 4, seed=2).stop_grad(), randn(5, 3, 4, 4, seed=3)
+    norm_sq = float((w.numpy().astype(np.float64) ** 2).sum())
+    _, r1 = discriminator_loss("r1", LinearCritic(w), real, fake, 0, -1, r1_gamma=10)
+    assert abs(r1.item() - 5 * norm_sq) < 1e-3 * norm_sq
+    _, gp = discriminator_loss("wgan-gp", LinearCritic(w), real, fake, 0, -1)
+    assert abs(gp.item() - 10 * (np.sqrt(norm_sq) - 1) ** 2) < 1e-3 * gp.item()
+    _, div = discriminator_loss("wgan-div", LinearCritic(w), real, fake, 0, -1)
+    assert abs(div.item() - 2 * norm_sq ** 3) < 1e-3 * div.item()
+
+
+@pytest.mark.parametrize("kind", LOSSES)
+def test_losses_finite_and_penalties_reach_d_weights(kind):
+    d = Discriminator(width=16)
+    real = randn(4, 3, 8, 8, seed=1).stop_grad()  # as batches from a Dataset are
+    fake = randn(4, 3, 8, 8, seed=2)
+    d_loss, penalty = discriminator_loss(kind, d, real, fake, 1, 0.5)
+    g_loss = generator_loss(kind, d(fake, step=1, alpha=0.5))
+    assert np.isfinite([d_loss.item(), g_loss.item(), penalty.item()]).all()
+    if kind in ("hinge", "logistic"):
+        assert penalty.item() == 0
+        return
+    assert penalty.item() > 0
+    weights = [p for p in d.parameters()]
+    grads = jt.grad(penalty, weights)
+    assert sum(float(np.abs(g.numpy()).sum()) > 0 for g in grads) >= 5
+    before = [p.numpy().copy() for p in weights]
+    optimizer = jt.optim.Adam(weights, lr=0.01)
+    optimizer.step(penalty)
+    assert any(np.abs(p.numpy() - b).max() > 1e-4 for p, b in zip(weights, before))
+
+
+@pytest.fixture(scope="module")
+def demo_data(tmp_path_factory):
+    import resize
+
+    root = str(tmp_path_factory.mktemp("data") / "demo")
+    resize.build_demo(root, count=64, progress=False)
+    resize.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
+    return root
+
+
+def run_train(demo_data, out, *extra):
+    argv = [demo_data, "--init_size", "8", "--max_size", "16", "--phase", "40", *TINY,
+            "--checkpoint_dir", str(out / "checkpoint"), "--sample_dir", str(out / "sample"),
+            *extra]
+    return train.main(argv)
+
+
+def test_tiny_run_writes_samples_checkpoints_and_log(demo_data, tmp_path):
+    state = run_train(demo_data, tmp_path, "--iters", "30", "--sample_every", "10",
+                      "--save_every", "15")
+    assert (state.iteration, state.used_samples) == (30, 120)
+    assert sorted(os.listdir(tmp_path / "sample")) == ["000010.png", "000020.png", "000030.png"]
+    names = sorted(os.listdir(tmp_path / "checkpoint"))
+    assert names == ["000015.model", "000030.model", "last.model", "log.jsonl",
+                     "train_step-2.model"]  # 8 -> 16 px after 2 x 40 samples
+    log = [json.loads(line) for line in open(tmp_path / "checkpoint" / "log.jsonl")]
+    assert [r["iteration"] for r in log] == [5, 10, 15, 20, 25, 30]
+    # iteration 30 trained at 116 samples seen: 36 into the 16 px fade, alpha = 37 / 40
+    assert log[-1]["size"] == 16 and log[-1]["alpha"] == 37 / 40
+    assert all(np.isfinite(r["d_loss"]) and r["penalty"] > 0 for r in log)
+    ema = read_checkpoint(str(tmp_path / "checkpoint" / "000030.model"))
+    assert ema["meta"]["size"] == 16 and "style.1.linear.weight_orig" in ema
+    from PIL import Image
+
+    sample = Image.open(tmp_path / "sample" / "000030.png")
+    assert sample.size == (8 * 18 + 2, 4 * 18 + 2)  # 4 x 8 grid of 16 px with 2 px gaps
+
+
+def test_resume_restores_everything_exactly(demo_data, tmp_path):
+    first = run_train(demo_data, tmp_path, "--iters", "12", "--save_every", "12",
+                      "--sample_every", "100", "--lr", "0.002")
+    saved = read_checkpoint(str(tmp_path / "checkpoint" / "last.model"))
+    assert saved["progress"] == {"iteration": 12, "used_samples": 48}
+    restored = train.TrainingState(first.args)
+    restored.restore(saved, "last.model")
+    for name in ("g_optimizer", "d_optimizer"):
+        ours, original = getattr(restored, name), getattr(first, name)
+        assert ours.n_step == original.n_step == 12
+        for group, original_group in zip(ours.param_groups, original.param_groups):
+            assert group["lr"] == original_group["lr"]
+            for key in ("m", "values"):
+                for a, b in zip(group[key], original_group[key]):
+                    assert np.array_equal(a.numpy(), b.numpy())
+    for name in ("generator", "discriminator", "g_running"):
+        for a, b in zip(getattr(restored, name).state_dict().values(),
+                        getattr(first, name).state_dict().values()):
+            assert np.array_equal(a.numpy(), b.numpy())
+    # continue from the file; settings not typed again come from the checkpoint
+    resumed = train.main([demo_data, "--ckpt", str(tmp_path / "checkpoint" / "last.model"),
+                          "--iters", "16", "--checkpoint_dir", str(tmp_path / "checkpoint"),
+                          "--sample_dir", str(tmp_path / "sample"), "--workers", "0"])
+    assert (resumed.iteration, resumed.used_samples) == (16, 64)
+    assert resumed.args.lr == 0.002 and resumed.args.width == 16
+    assert resumed.g_optimizer.n_step == 16
+
+
+def test_ema_only_and_foreign_checkpoints_start_fresh_parts(demo_data, tmp_path):
+    state = run_train(demo_data, tmp_path, "--iters", "5", "--save_every", "5")
+    ema_only = str(tmp_path / "checkpoint" / "000005.model")
+    other = train.TrainingState(state.args)
+    message = other.restore(read_checkpoint(ema_only), ema_only)
+    assert "generator only" in message and other.iteration == 0
+    full = read_checkpoint(str(tmp_path / "checkpoint" / "last.model"))
+    foreign = {k: full[k] for k in ("generator", "discriminator", "g_running")}
+    message = train.TrainingState(state.args).restore(foreign, "train_step-3.model")
+    assert "optimizers and progress start fresh" in message
+
+
+def test_diverged_training_stops_and_keeps_last_checkpoint(demo_data, tmp_path):
+    run_train(demo_data, tmp_path, "--iters", "5", "--save_every", "5")
+    good = open(tmp_path / "checkpoint" / "last.model", "rb").read()
+    with pytest.raises(UsageError, match=r"became (nan|inf) at iteration 5.*last good checkpoint"):
+        run_train(demo_data, tmp_path, "--iters", "10", "--save_every", "5", "--lr", "1e30")
+    assert open(tmp_path / "checkpoint" / "last.model", "rb").read() == good
+
+
+def test_kill_during_save_leaves_previous_checkpoint_loadable(tmp_path):
+    path = str(tmp_path / "last.model")
+    save_checkpoint({"progress": {"iteration": 1}, "weights": np.ones(1000)}, path)
+    child = os.fork()
+    if child == 0:  # the child is killed in the middle of writing a new checkpoint
+        # SIGTERM, not SIGKILL: Jittor's SIGCHLD handler ends the parent when a child dies
+        # of any other signal. Its default action is as abrupt: no finally blocks run.
+        os.fsync = lambda fd: os.kill(os.getpid(), signal.SIGTERM)
+        save_checkpoint({"progress": {"iteration": 2}, "weights": np.zeros(10**6)}, path)
+        os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGTERM
+    assert read_checkpoint(path)["progress"]["iteration"] == 1
+
+
+def test_bad_arguments_are_one_line_errors(demo_data, tmp_path):
+    with pytest.raises(UsageError, match="no 64 px images"):
+        run_train(demo_data, tmp_path, "--max_size", "64")
+    with pytest.raises(UsageError, match="--init_size 12: must be a power of two"):
+        run_train(demo_data, tmp_path, "--init_size", "12")
+    with pytest.raises(UsageError, match="no such checkpoint file"):
+        run_train(demo_data, tmp_path, "--ckpt", str(tmp_path / "nope.model"))
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"),
+                             str(tmp_path / "missing"), "--device", "cpu"],
+                            capture_output=True, text=True)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == f"error: {tmp_path / 'missing'}: no such data folder"
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("mpirun") is None, reason="needs openmpi-bin (mpirun)")
+def test_two_mpi_ranks_train_in_step(demo_data, tmp_path):
+    command = ["mpirun", "-np", "2", "--oversubscribe"]
+    if os.geteuid() == 0:
+        command.append("--allow-run-as-root")
+    argv = [demo_data, "--init_size", "8", "--max_size", "16", "--phase", "16", *TINY,
+            "--iters", "10", "--save_every", "10", "--sample_every", "10",
+            "--checkpoint_dir", str(tmp_path / "checkpoint"), "--sample_dir", str(tmp_path / "sample")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command + [sys.executable, os.path.join(ROOT, "test", "mpi_worker.py"),
+                                       str(tmp_path)] + argv,
+                            capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rank0, rank1 = np.load(tmp_path / "rank0.npz"), np.load(tmp_path / "rank1.npz")
+    assert set(rank0.files) == set(rank1.files)
+    for key in rank0.files:  # grads averaged, w_avg synced: identical weights on both ranks
+        assert np.array_equal(rank0[key], rank1[key]), key
+    assert np.abs(rank0["generator.w_avg"]).max() > 0
+    log = [json.loads(line) for line in open(tmp_path / "checkpoint" / "log.jsonl")]
+    assert [r["iteration"] for r in log] == [5, 10]  # one writer
+    assert log[-1]["used_samples"] == 40 and log[-1]["size"] == 16
+    assert os.listdir(tmp_path / "sample") == ["000010.png"]

@@ -1,0 +1,431 @@
+"""Train StyleGAN with progressive growing, on CUDA when usable, else on the CPU.
+
+    python train.py data --init_size 8                  # data/8, data/16, ... from resize.py
+    python train.py data --ckpt checkpoint/last.model   # resume exactly where it stopped
+    mpirun -np 2 python train.py data ...               # data parallel over processes
+"""
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm import tqdm
+
+from runtime import UsageError, add_runtime_args, jt, run_cli, seed_everything, select_device
+from checkpoint import (generator_state, infer_from_rgb_activate, load_state, read_checkpoint,
+                        save_checkpoint)
+from dataset import MultiResolutionDataset, infinite_batches
+from images import image_grid, save_image_atomically
+from losses import LOSSES, discriminator_loss, generator_loss
+from model import Discriminator, StyledGenerator, step_of_size
+
+# rosinality's --sched: learning rate and batch size per resolution
+SCHED_LR = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
+SCHED_BATCH = {4: 512, 8: 256, 16: 128, 32: 64, 64: 32, 128: 32, 256: 32}
+EMA_DECAY = 0.999
+W_AVG_BETA = 0.995
+MAPPING_LR_MULT = 0.01
+MIXING_PROBABILITY = 0.9
+N_SAMPLE_ROWS, N_SAMPLE_COLS = 4, 8
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the schedule prescribes at a given number of samples seen."""
+    phase: int  # index of the 2 * --phase sample stretch since the start
+    step: int
+    alpha: float
+    batch_size: int
+    lr: float
+
+    @property
+    def resolution(self):
+        return 4 * 2**self.step
+
+
+def training_schedule(used_samples, init_step, max_step, phase, batch=32, lr=0.001, sched=False):
+    """Each resolution fades in over `phase` samples, then trains stable for `phase` more.
+
+    The first resolution has nothing to fade from (alpha 1); the last trains on forever.
+    """
+    stretch = used_samples // (2 * phase)
+    step = min(init_step + stretch, max_step)
+    into_step = used_samples - (step - init_step) * 2 * phase
+    alpha = 1.0 if step == init_step else min(1.0, (into_step + 1) / phase)
+    resolution = 4 * 2**step
+    return Plan(stretch, step, alpha,
+                SCHED_BATCH.get(resolution, batch) if sched else batch,
+                SCHED_LR.get(resolution, lr) if sched else lr)
+
+
+def plan_for(state):
+    args = state.args
+    return training_schedule(state.used_samples, step_of_size(args.init_size),
+                             step_of_size(args.max_size), args.phase, args.batch, args.lr,
+                             args.sched)
+
+
+def trainable(module):
+    return [p for p in module.parameters() if not p.is_stop_grad()]
+
+
+def make_optimizers(generator, discriminator, lr):
+    # the mapping network learns 100x slower, as in the paper
+    g_optimizer = jt.optim.Adam([{"params": trainable(generator.generator), "lr_mult": 1.0},
+                                 {"params": trainable(generator.style),
+                                  "lr_mult": MAPPING_LR_MULT}], lr=lr, betas=(0.0, 0.99))
+    d_optimizer = jt.optim.Adam([{"params": trainable(discriminator), "lr_mult": 1.0}],
+                                lr=lr, betas=(0.0, 0.99))
+    return g_optimizer, d_optimizer
+
+
+def set_learning_rate(optimizer, lr):
+    for group in optimizer.param_groups:
+        group["lr"] = lr * group["lr_mult"]
+
+
+def optimizer_state(optimizer):
+    return {"n_step": optimizer.n_step,
+            "groups": [{"lr": group.get("lr", optimizer.lr), "m": list(group["m"]),
+                        "values": list(group["values"])} for group in optimizer.param_groups]}
+
+
+def load_optimizer_state(optimizer, state, path):
+    loaded = []
+    for group, saved in zip(optimizer.param_groups, state["groups"]):
+        group["lr"] = saved["lr"]
+        for name in ("m", "values"):
+            for var, array in zip(group[name], saved[name]):
+                if tuple(var.shape) != tuple(np.shape(array)):
+                    raise UsageError(f"{path}: optimizer state does not fit the model")
+                loaded.append(var.update(jt.array(array)))
+    jt.sync(loaded)
+    optimizer.n_step = int(state["n_step"])
+
+
+def accumulate(pairs, decay=EMA_DECAY):
+    """EMA of the generator's weights; buffers such as w_avg are copied."""
+    for ema_var, var in pairs:
+        ema_var.update(var.detach() if ema_var.is_stop_grad() else
+                       decay * ema_var + (1 - decay) * var.detach())
+    # run now, so the lazy graph of the average does not grow across iterations
+    jt.sync([ema_var for ema_var, _ in pairs])
+
+
+class TrainingState:
+    """Models, EMA, optimizers, counters and args: saved and restored as one object."""
+
+    def __init__(self, args):
+        self.args = args
+        config = dict(code_dim=args.code_dim, n_mlp=args.n_mlp, width=args.width)
+        self.generator = StyledGenerator(**config)
+        self.discriminator = Discriminator(from_rgb_activate=not args.no_from_rgb_activate,
+                                           width=args.width, stddev_group=args.stddev_group)
+        self.g_running = StyledGenerator(**config)
+        self.ema_pairs = list(zip(self.g_running.state_dict().values(),
+                                  self.generator.state_dict().values()))
+        accumulate(self.ema_pairs, decay=0)
+        self.g_optimizer, self.d_optimizer = make_optimizers(
+            self.generator, self.discriminator, args.lr)
+        self.used_samples = 0
+        self.iteration = 0
+
+    def to_checkpoint(self):
+        plan = plan_for(self)
+        return {"generator": self.generator.state_dict(),
+                "discriminator": self.discriminator.state_dict(),
+                "g_running": self.g_running.state_dict(),
+                "g_optimizer": optimizer_state(self.g_optimizer),
+                "d_optimizer": optimizer_state(self.d_optimizer),
+                "progress": {"iteration": self.iteration, "used_samples": self.used_samples},
+                "args": vars(self.args),
+                "meta": {"size": plan.resolution, "step": plan.step, "alpha": plan.alpha,
+                         "iteration": self.iteration}}
+
+    def restore(self, checkpoint, path):
+        """Load what the checkpoint has; return a sentence saying what starts fresh."""
+        g_state = generator_state(checkpoint, path, prefer_ema=False)
+        load_state(self.generator, g_state, "generator", path)
+        load_state(self.g_running, generator_state(checkpoint, path), "g_running", path)
+        if "discriminator" not in checkpoint:
+            return "loaded the generator only: discriminator, optimizers and progress start fresh"
+        load_state(self.discriminator, checkpoint["discriminator"], "discriminator", path)
+        if "progress" not in checkpoint:
+            return ("loaded generator, EMA generator and discriminator (not ours: "
+                    "optimizers and progress start fresh)")
+        load_optimizer_state(self.g_optimizer, checkpoint["g_optimizer"], path)
+        load_optimizer_state(self.d_optimizer, checkpoint["d_optimizer"], path)
+        self.iteration = int(checkpoint["progress"]["iteration"])
+        self.used_samples = int(checkpoint["progress"]["used_samples"])
+        return f"resumed everything at iteration {self.iteration} ({self.used_samples} samples seen)"
+
+    def broadcast(self):
+        """Start every MPI rank from rank 0's weights."""
+        for module in (self.generator, self.discriminator, self.g_running):
+            module.mpi_param_broadcast(0)
+
+
+def make_latents(batch, code_dim, mixing):
+    if mixing and random.random() < MIXING_PROBABILITY:
+        return [jt.randn(batch, code_dim), jt.randn(batch, code_dim)]
+    return jt.randn(batch, code_dim)
+
+
+def discriminator_step(state, real, plan):
+    args = state.args
+    latents = make_latents(real.shape[0], args.code_dim, args.mixing)
+    fake = state.generator(latents, step=plan.step, alpha=plan.alpha)
+    d_loss, penalty = discriminator_loss(args.loss, state.discriminator, real, fake,
+                                         plan.step, plan.alpha, args.r1_gamma)
+    state.d_optimizer.step(d_loss)
+    return d_loss, penalty
+
+
+def generator_step(state, batch, plan):
+    args = state.args
+    latents = make_latents(batch, args.code_dim, args.mixing)
+    fake = state.generator(latents, step=plan.step, alpha=plan.alpha)
+    g_loss = generator_loss(args.loss, state.discriminator(fake, step=plan.step, alpha=plan.alpha))
+    state.g_optimizer.step(g_loss)
+    track_w_avg(state.generator, latents[0] if isinstance(latents, list) else latents)
+    return g_loss
+
+
+def track_w_avg(generator, z):
+    with jt.no_grad():
+        w_mean = generator.style(z).mean(0)
+        if jt.in_mpi:
+            w_mean = w_mean.mpi_all_reduce("mean")
+        generator.update_w_avg(w_mean, W_AVG_BETA)
+
+
+def fixed_sample_inputs(code_dim, step, seed, count=N_SAMPLE_ROWS * N_SAMPLE_COLS):
+    """The same latents and noise at every sampling, so grids show progress over time."""
+    rng = np.random.RandomState(seed)
+    z = rng.randn(count, code_dim).astype(np.float32)
+    noise = [np.random.RandomState(seed + 1 + block).randn(count, 1, 4 * 2**block, 4 * 2**block)
+             .astype(np.float32) for block in range(step + 1)]
+    return z, noise
+
+
+def save_samples(state, plan, path):
+    z, noise = fixed_sample_inputs(state.args.code_dim, plan.step, state.args.seed)
+    images = []
+    with jt.no_grad():
+        for start in range(0, len(z), N_SAMPLE_COLS):
+            chunk = slice(start, start + N_SAMPLE_COLS)
+            images.append(state.g_running(jt.array(z[chunk]),
+                                          noise=[jt.array(n[chunk]) for n in noise],
+                                          step=plan.step, alpha=plan.alpha).numpy())
+    save_image_atomically(image_grid(np.concatenate(images), N_SAMPLE_COLS), path)
+
+
+class TrainingDiverged(Exception):
+    pass
+
+
+def check_finite(losses, iteration):
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"{name} became {value} at iteration {iteration}")
+
+
+class Reporter:
+    """The tqdm bar and the JSONL log, on rank 0 only; figures fetched every log_every."""
+
+    def __init__(self, state):
+        self.enabled = jt.rank == 0
+        self.state = state
+        args = state.args
+        self.bar = tqdm(initial=state.iteration, total=args.iters, disable=not self.enabled,
+                        dynamic_ncols=True)
+        self.log_path = os.path.join(args.checkpoint_dir, "log.jsonl")
+        self.last_time, self.last_samples = time.time(), state.used_samples
+
+    def update(self, plan, d_loss, g_loss, penalty):
+        self.bar.update(1)
+        if self.state.iteration % self.state.args.log_every:
+            return
+        losses = {"d_loss": d_loss, "g_loss": g_loss, "penalty": penalty}
+        if jt.in_mpi:  # report the mean over ranks, as one big batch would
+            losses = {k: v.mpi_all_reduce("mean") for k, v in losses.items()}
+        losses = {k: v.item() for k, v in losses.items()}
+        check_finite(losses, self.state.iteration)
+        now = time.time()
+        speed = (self.state.used_samples - self.last_samples) / max(now - self.last_time, 1e-9)
+        self.last_time, self.last_samples = now, self.state.used_samples
+        if not self.enabled:
+            return
+        self.bar.set_description(
+            f"{plan.resolution}px G: {losses['g_loss']:.3f} D: {losses['d_loss']:.3f} "
+            f"Pen: {losses['penalty']:.3f} Alpha: {plan.alpha:.3f} {speed:.1f} img/s")
+        record = {"iteration": self.state.iteration, "used_samples": self.state.used_samples,
+                  "size": plan.resolution, "alpha": plan.alpha, "batch": plan.batch_size,
+                  "lr": plan.lr, **losses, "img_per_s": speed, "time": now}
+        with open(self.log_path, "a") as log:
+            log.write(json.dumps(record) + "\n")
+
+    def close(self):
+        self.bar.close()
+
+
+def save_outputs(state, plan, previous_plan, d_loss, g_loss):
+    """Samples, periodic checkpoints and phase-end checkpoints (rank 0 writes)."""
+    args, iteration = state.args, state.iteration
+    saving = iteration % args.save_every == 0 or plan.phase != previous_plan.phase
+    if saving:  # never write a diverged state over a good one
+        check_finite({"d_loss": d_loss.item(), "g_loss": g_loss.item()}, iteration)
+    if jt.rank != 0:
+        return
+    if iteration % args.sample_every == 0:
+        save_samples(state, plan, os.path.join(args.sample_dir, f"{iteration:06d}.png"))
+    if plan.phase != previous_plan.phase:
+        step_index = step_of_size(args.init_size) + plan.phase
+        save_checkpoint(state.to_checkpoint(),
+                        os.path.join(args.checkpoint_dir, f"train_step-{step_index}.model"))
+    if iteration % args.save_every == 0:
+        save_last(state)
+        ema = {**state.g_running.state_dict(), "meta": state.to_checkpoint()["meta"]}
+        save_checkpoint(ema, os.path.join(args.checkpoint_dir, f"{iteration:06d}.model"))
+
+
+def save_last(state):
+    save_checkpoint(state.to_checkpoint(), os.path.join(state.args.checkpoint_dir, "last.model"))
+
+
+def train(state, dataset):
+    """The loop: schedule, sample real, D step, G step, EMA, log, save."""
+    args = state.args
+    plan, batches, last_losses = plan_for(state), None, None
+    reporter = Reporter(state)
+    try:
+        while state.iteration < args.iters:
+            if batches is None or (plan.resolution, plan.batch_size) != \
+                    (dataset.resolution, dataset.batch_size):
+                dataset.set_resolution(plan.resolution, plan.batch_size)
+                batches = infinite_batches(dataset)
+            set_learning_rate(state.g_optimizer, plan.lr)
+            set_learning_rate(state.d_optimizer, plan.lr)
+            real = next(batches)
+            d_loss, penalty = discriminator_step(state, real, plan)
+            g_loss = generator_step(state, real.shape[0], plan)
+            accumulate(state.ema_pairs)
+            state.used_samples += plan.batch_size
+            state.iteration += 1
+            reporter.update(plan, d_loss, g_loss, penalty)
+            previous_plan, plan = plan, plan_for(state)
+            save_outputs(state, plan, previous_plan, d_loss, g_loss)
+            last_losses = {"d_loss": d_loss, "g_loss": g_loss}
+        if last_losses:
+            check_finite({k: v.item() for k, v in last_losses.items()}, state.iteration)
+        if jt.rank == 0:
+            save_last(state)
+    finally:
+        reporter.close()
+        dataset.reset()
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Progressive-growing StyleGAN training.")
+    parser.add_argument("path", help="data root: resolution folders (data/8, data/16, ...) or LMDB")
+    parser.add_argument("--init_size", type=int, default=8, help="first resolution (default: 8)")
+    parser.add_argument("--max_size", type=int, help="last resolution (default: largest in PATH)")
+    parser.add_argument("--phase", type=int, default=600_000,
+                        help="samples to fade in a resolution, and as many to stabilise it")
+    parser.add_argument("--lr", type=float, default=0.001, help="learning rate (default: 0.001)")
+    parser.add_argument("--batch", type=int, default=32, help="batch size without --sched")
+    parser.add_argument("--sched", action="store_true",
+                        help="per-resolution learning rates and batch sizes (rosinality's)")
+    parser.add_argument("--mixing", dest="mixing", action="store_true", default=True,
+                        help="style mixing regularisation, probability 0.9 (default)")
+    parser.add_argument("--no_mixing", dest="mixing", action="store_false")
+    parser.add_argument("--loss", choices=LOSSES, default="r1", help="GAN loss (default: r1)")
+    parser.add_argument("--r1_gamma", type=float, default=10.0, help="R1 weight (default: 10)")
+    parser.add_argument("--ckpt", help="checkpoint to resume from (ours: exact; others: weights)")
+    parser.add_argument("--no_from_rgb_activate", action="store_true",
+                        help="no LeakyReLU after from_rgb (rosinality's default has one)")
+    parser.add_argument("--width", type=int, default=512,
+                        help="channels at low resolution; 512 = the full-size model")
+    parser.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+    parser.add_argument("--n_mlp", type=int, default=8, help="mapping network layers")
+    parser.add_argument("--stddev_group", type=int, default=0,
+                        help="minibatch-stddev group size; 0 = whole batch, 4 = official")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--iters", type=int, default=3_000_000, help="iterations to stop at")
+    parser.add_argument("--sample_every", type=int, default=100)
+    parser.add_argument("--save_every", type=int, default=10_000)
+    parser.add_argument("--log_every", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2, help="data loading processes")
+    parser.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
+    parser.add_argument("--checkpoint_dir", default="checkpoint")
+    parser.add_argument("--sample_dir", default="sample")
+    add_runtime_args(parser)
+    args = parser.parse_args(argv)
+    explicit = {key for key, value in vars(args).items()
+                if value != parser.get_default(key)}
+    return args, explicit
+
+
+def validate(args, dataset):
+    if args.max_size is None:
+        args.max_size = dataset.resolutions[-1]
+    for name in ("init_size", "max_size"):
+        size = getattr(args, name)
+        if size < 4 or size > 1024 or size & (size - 1):
+            raise UsageError(f"--{name} {size}: must be a power of two from 4 to 1024")
+    if args.init_size > args.max_size:
+        raise UsageError(f"--init_size {args.init_size} is above --max_size {args.max_size}")
+    for size in (4 * 2**s for s in range(step_of_size(args.init_size), step_of_size(args.max_size) + 1)):
+        dataset.set_resolution(size)  # fails early, naming the resize.py command
+    for name in ("phase", "batch", "iters", "sample_every", "save_every", "log_every", "width"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} {getattr(args, name)}: must be at least 1")
+    if args.batch < jt.world_size:
+        raise UsageError(f"--batch {args.batch}: must be at least the number of MPI ranks")
+
+
+def resumed_args(args, explicit, checkpoint):
+    """A resumed run keeps its saved settings, except those typed on this command line."""
+    saved = checkpoint.get("args") if "progress" in checkpoint else None
+    if not saved:
+        return args
+    merged = {**vars(args), **{k: v for k, v in saved.items() if k not in explicit}}
+    return argparse.Namespace(**merged)
+
+
+def main(argv=None):
+    args, explicit = parse_args(argv)
+    select_device(args.device)
+    checkpoint = read_checkpoint(args.ckpt) if args.ckpt else {}
+    if args.ckpt and "discriminator" in checkpoint:
+        args.no_from_rgb_activate = not infer_from_rgb_activate(checkpoint["discriminator"])
+    args = resumed_args(args, explicit, checkpoint)
+    seed_everything(args.seed)
+    dataset = MultiResolutionDataset(args.path, batch_size=args.batch, num_workers=args.workers,
+                                     flip=not args.no_flip, seed=args.seed)
+    validate(args, dataset)
+    state = TrainingState(args)
+    if args.ckpt:
+        message = state.restore(checkpoint, args.ckpt)
+        if jt.rank == 0:
+            print(f"{args.ckpt}: {message}", file=sys.stderr)
+    if jt.in_mpi:
+        state.broadcast()
+    if jt.rank == 0:
+        os.makedirs(args.checkpoint_dir, exist_ok=True)
+        os.makedirs(args.sample_dir, exist_ok=True)
+    try:
+        train(state, dataset)
+    except TrainingDiverged as error:
+        raise UsageError(f"{error}; stopped without saving, so the last good checkpoint in "
+                         f"{args.checkpoint_dir} stays (try a lower --lr)") from None
+    return state
+
+
+if __name__ == "__main__":
+    run_cli(main)
