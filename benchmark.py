@@ -1,7 +1,7 @@
 """Speed figures the issues ask for (not tests: run them by hand and read the numbers).
 
     python benchmark.py resize [--count 3000] [--workers 2]
-    python benchmark.py train --size 8 --batch 8 [--width 512] [--iters 5] [--fade]
+    python benchmark.py train --size 8 --batch 8 [--width 512] [--iters 5]
     python benchmark.py generate --size 128 --batch 8 [--width 512]
 """
 import argparse
@@ -46,6 +46,64 @@ def bench_resize(args):
         shutil.rmtree(workdir)
 
 
+def bench_train(args):
+    """img/s of one full training iteration: D step with R1 + G step, mixing on, EMA."""
+    import train
+    from model import step_of_size
+    from runtime import jt, seed_everything, select_device
+
+    select_device(args.device)
+    seed_everything(0)
+    train_args, _ = train.parse_args(["unused", "--width", str(args.width),
+                                      "--batch", str(args.batch), "--loss", args.loss])
+    state = train.TrainingState(train_args)
+    step = step_of_size(args.size)
+    real = jt.array(np.random.RandomState(0).uniform(-1, 1, (args.batch, 3, args.size, args.size))
+                    .astype(np.float32)).stop_grad()
+
+    def iteration(alpha):
+        plan = train.Plan(0, step, alpha, args.batch, 0.001)
+        train.discriminator_step(state, real, plan)
+        train.generator_step(state, args.batch, plan)
+        train.accumulate(state.ema_pairs)
+
+    def timed(alphas):
+        jt.sync_all(True)
+        started = time.time()
+        for alpha in alphas:
+            iteration(alpha)
+        jt.sync_all(True)
+        return (time.time() - started) / len(alphas)
+
+    for alpha in (1.0, 0.5, 1.0, 0.3):  # compile both graphs once
+        iteration(alpha)
+    rng = np.random.RandomState(1)
+    stable = timed([1.0] * args.iters)
+    fading = timed(list(rng.uniform(0.05, 0.95, args.iters)))
+    print(f"train {args.size} px, batch {args.batch}, width {args.width}, {args.loss}: "
+          f"{stable:.3f} s/iteration = {args.batch / stable:.2f} img/s at alpha 1; "
+          f"{args.batch / fading:.2f} img/s while fading ({fading / stable - 1:+.1%})")
+
+
+def bench_generate(args):
+    """img/s of batched generation with the EMA generator (no gradients)."""
+    from model import StyledGenerator, step_of_size
+    from runtime import jt, select_device
+
+    select_device(args.device)
+    g = StyledGenerator(width=args.width)
+    step = step_of_size(args.size)
+    with jt.no_grad():
+        g(jt.randn(args.batch, 512), step=step).sync()
+        jt.sync_all(True)
+        started = time.time()
+        for _ in range(args.iters):
+            g(jt.randn(args.batch, 512), step=step).numpy()
+        seconds = (time.time() - started) / args.iters
+    print(f"generate {args.size} px, batch {args.batch}, width {args.width}: "
+          f"{args.batch / seconds:.2f} img/s")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,12 +111,20 @@ def parse_args(argv=None):
     resize_parser = sub.add_parser("resize")
     resize_parser.add_argument("--count", type=int, default=3000)
     resize_parser.add_argument("--workers", type=int, default=os.cpu_count())
+    for name, default_size in (("train", 8), ("generate", 128)):
+        model_parser = sub.add_parser(name)
+        model_parser.add_argument("--size", type=int, default=default_size)
+        model_parser.add_argument("--batch", type=int, default=8)
+        model_parser.add_argument("--width", type=int, default=512)
+        model_parser.add_argument("--iters", type=int, default=5)
+        model_parser.add_argument("--loss", default="r1")
+        model_parser.add_argument("--device", default="auto")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    {"resize": bench_resize}[args.what](args)
+    {"resize": bench_resize, "train": bench_train, "generate": bench_generate}[args.what](args)
 
 
 if __name__ == "__main__":

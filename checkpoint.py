@@ -155,3 +155,24 @@ def load_state(module, state, what, path):
     # materialise now: Jittor miscompiles a fresh 1-element array fused into a broadcast
     jt.sync(loaded)
     return set(ours) & set(state)
+
+
+def trained_resolution(checkpoint):
+    """(size, alpha) a checkpoint was last trained at: recorded in ours, 128 for others."""
+    meta = checkpoint.get("meta") or {}
+    return int(meta.get("size", 128)), float(meta.get("alpha", 1.0))
+
+
+def load_generator(path):
+    """The EMA generator of any checkpoint, built to the file's shape.
+
+    Returns (generator, checkpoint): the checkpoint tells the trained size and whether
+    the tracked w average came with it."""
+    from model import StyledGenerator
+
+    checkpoint = read_checkpoint(path)
+    state = generator_state(checkpoint, path)
+    generator = StyledGenerator(**infer_generator_config(state))
+    load_state(generator, state, "generator", path)
+    checkpoint["has_w_avg"] = "w_avg" in state
+    return generator, checkpoint

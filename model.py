@@ -318,8 +318,14 @@ class StyledGenerator(nn.Module):
                 mixing_range=(-1, -1), truncation_cutoff=None):
         latents = list(input) if isinstance(input, (list, tuple)) else [input]
         styles = [self.style(z) for z in latents]
+        return self.synthesize(styles, noise, step, alpha, mean_style, style_weight,
+                               mixing_range, truncation_cutoff)
+
+    def synthesize(self, styles, noise=None, step=0, alpha=-1, mean_style=None, style_weight=0,
+                   mixing_range=(-1, -1), truncation_cutoff=None):
+        """Images from w vectors (one per latent, as mixed by crossover_styles)."""
         if noise is None:
-            noise = self.make_noise(latents[0].shape[0], step)
+            noise = self.make_noise(styles[0].shape[0], step)
         block_styles = crossover_styles(styles, step, mixing_range)
         layer_styles = [style for style in block_styles for _ in range(2)]
         if mean_style is not None:

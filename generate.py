@@ -1,0 +1,184 @@
+"""Sample grids, style-mixing grids and latent walks from any StyleGAN checkpoint.
+
+    python generate.py checkpoint/FFHQ_80000.model            # style_mixing/sample.png, ...
+    python generate.py checkpoint/last.model --truncation 0.5 --truncation_cutoff 8
+    python generate.py checkpoint/last.model --interpolate 60  # interpolation.gif + frames
+"""
+import argparse
+import os
+
+import numpy as np
+
+from runtime import UsageError, add_runtime_args, jt, run_cli, select_device
+from checkpoint import load_generator, trained_resolution
+from images import image_grid, save_gif_atomically, save_image_atomically, to_uint8_images
+from model import step_of_size
+
+MEAN_STYLE_SAMPLES = 10_000
+
+
+def choose_size(requested, checkpoint, path):
+    """(step, alpha) to generate at: the trained size by default, never above it."""
+    trained_size, trained_alpha = trained_resolution(checkpoint)
+    size = requested or trained_size
+    try:
+        step = step_of_size(size)
+    except ValueError:
+        raise UsageError(f"--size {size}: must be a power of two from 4 to 1024") from None
+    limit = trained_size if "meta" in checkpoint else 1024
+    if size > limit:
+        raise UsageError(f"--size {size}: {path} was trained up to {limit} px; "
+                         f"choose --size {limit} or less")
+    return step, trained_alpha if size == trained_size else 1.0
+
+
+def mean_style(generator, checkpoint, rng):
+    """The truncation centre: the tracked w average when the file has one, else the mean w
+    of many random latents (as rosinality and StyleGAN-jittor compute it)."""
+    if checkpoint.get("has_w_avg"):
+        return generator.w_avg.reshape(1, -1)
+    code_dim = generator.w_avg.shape[0]
+    z = rng.randn(MEAN_STYLE_SAMPLES, code_dim).astype(np.float32)
+    with jt.no_grad():
+        return jt.concat([generator.mean_style(jt.array(chunk)) for chunk in
+                          np.split(z, 10)]).mean(0, keepdims=True)
+
+
+def make_noise(rng, count, step):
+    return [rng.randn(count, 1, 4 * 2**b, 4 * 2**b).astype(np.float32) for b in range(step + 1)]
+
+
+class Renderer:
+    """Batched generation with fixed settings (step, alpha, truncation)."""
+
+    def __init__(self, generator, step, alpha, mean, psi, cutoff, batch):
+        self.generator, self.step, self.alpha, self.batch = generator, step, alpha, batch
+        self.truncation = dict(mean_style=mean, style_weight=psi, truncation_cutoff=cutoff)
+
+    def __call__(self, latents, noise, mixing_range=(-1, -1), from_w=False):
+        """latents: one array of z (or w), or a list of two for mixing; NCHW in [-1, 1]."""
+        latents = latents if isinstance(latents, list) else [latents]
+        images = []
+        with jt.no_grad():
+            for start in range(0, len(latents[0]), self.batch):
+                part = slice(start, start + self.batch)
+                codes = [jt.array(latent[part]) for latent in latents]
+                styles = codes if from_w else [self.generator.style(code) for code in codes]
+                images.append(self.generator.synthesize(
+                    styles, [jt.array(n[part]) for n in noise], self.step, self.alpha,
+                    mixing_range=mixing_range, **self.truncation).numpy())
+        return np.concatenate(images)
+
+
+def sample_grid(render, rng, code_dim, n_row, n_col):
+    z = rng.randn(n_row * n_col, code_dim).astype(np.float32)
+    return image_grid(render(z, make_noise(rng, len(z), render.step)), n_col)
+
+
+def style_mixing_grid(render, rng, code_dim, n_source, n_target, mixing_range):
+    """Top row: sources; left column: targets; each cell: the target with the source's
+    styles in mixing_range. Each row keeps its target's noise."""
+    source = rng.randn(n_source, code_dim).astype(np.float32)
+    target = rng.randn(n_target, code_dim).astype(np.float32)
+    source_noise = make_noise(rng, n_source, render.step)
+    target_noise = make_noise(rng, n_target, render.step)
+    size = 4 * 2**render.step
+    rows = [np.concatenate([-np.ones((1, 3, size, size), np.float32),
+                            render(source, source_noise)])]
+    target_images = render(target, target_noise)
+    for i in range(n_target):
+        row_noise = [np.repeat(n[i:i + 1], n_source, 0) for n in target_noise]
+        mixed = render([np.repeat(target[i:i + 1], n_source, 0), source], row_noise,
+                       mixing_range=mixing_range)
+        rows.append(np.concatenate([target_images[i:i + 1], mixed]))
+    return image_grid(np.concatenate(rows), n_source + 1)
+
+
+def slerp(a, b, t):
+    a_unit, b_unit = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    omega = np.arccos(np.clip(np.dot(a_unit, b_unit), -1, 1))
+    if omega < 1e-6:
+        return (1 - t) * a + t * b
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def latent_walk(render, rng, code_dim, n_frames, space, n_keys=4):
+    """A closed loop through n_keys random latents: slerp in z, or lerp in w; fixed noise."""
+    keys = rng.randn(n_keys, code_dim).astype(np.float32)
+    if space == "w":
+        with jt.no_grad():
+            keys = render.generator.style(jt.array(keys)).numpy()
+    frames = []
+    for f in range(n_frames):
+        position = f * n_keys / n_frames
+        a, b, t = keys[int(position)], keys[(int(position) + 1) % n_keys], position % 1
+        frames.append(slerp(a, b, t) if space == "z" else (1 - t) * a + t * b)
+    noise = [np.repeat(n, n_frames, 0) for n in make_noise(rng, 1, render.step)]
+    return render(np.stack(frames).astype(np.float32), noise, from_w=space == "w")
+
+
+def write_interpolation(images, out):
+    frames = [image_grid(image[None], 1, padding=0) for image in images]
+    for index, frame in enumerate(frames):
+        save_image_atomically(frame, os.path.join(out, "interpolation", f"frame_{index:04d}.png"))
+    save_gif_atomically(frames, os.path.join(out, "interpolation.gif"))
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description="Sample and style-mixing grids from a checkpoint.")
+    parser.add_argument("ckpt", help="checkpoint: ours, StyleGAN-jittor's or rosinality's")
+    parser.add_argument("--size", type=int, help="resolution (default: the trained one; 128 "
+                                                 "for checkpoints of other projects)")
+    parser.add_argument("--n_row", type=int, default=5, help="rows of sample.png (default: 5)")
+    parser.add_argument("--n_col", type=int, default=5, help="columns of sample.png (default: 5)")
+    parser.add_argument("--n_mixing", type=int, default=20, help="style-mixing grids (default: 20)")
+    parser.add_argument("--truncation", type=float, default=0.7, help="psi (default: 0.7; 1 = off)")
+    parser.add_argument("--truncation_cutoff", type=int,
+                        help="truncate only the first N AdaIN layers (default: all; official: 8)")
+    parser.add_argument("--mixing_range", type=int, nargs=2, default=(0, 1), metavar=("A", "B"),
+                        help="blocks that take the source's styles (default: 0 1, coarse)")
+    parser.add_argument("--interpolate", type=int, metavar="N", help="also an N-frame latent walk GIF")
+    parser.add_argument("--space", choices=["z", "w"], default="z",
+                        help="walk: spherical in z or linear in w (default: z)")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same images (default: 0)")
+    parser.add_argument("--batch", type=int, default=8, help="images per forward pass")
+    parser.add_argument("--out", default="style_mixing", help="output folder (default: style_mixing)")
+    add_runtime_args(parser)
+    return parser.parse_args(argv)
+
+
+def check_counts(args):
+    for name in ("n_row", "n_col", "batch"):
+        if getattr(args, name) < 1:
+            raise UsageError(f"--{name} {getattr(args, name)}: must be at least 1")
+    if args.n_mixing < 0 or (args.interpolate is not None and args.interpolate < 2):
+        raise UsageError("--n_mixing must be at least 0 and --interpolate at least 2")
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    check_counts(args)
+    select_device(args.device)
+    generator, checkpoint = load_generator(args.ckpt)
+    step, alpha = choose_size(args.size, checkpoint, args.ckpt)
+    rng = np.random.RandomState(args.seed)
+    code_dim = generator.w_avg.shape[0]
+    render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),
+                      args.truncation, args.truncation_cutoff, args.batch)
+    written = [os.path.join(args.out, "sample.png")]
+    save_image_atomically(sample_grid(render, rng, code_dim, args.n_row, args.n_col), written[0])
+    for j in range(args.n_mixing):
+        written.append(os.path.join(args.out, f"sample_mixing_{j}.png"))
+        grid = style_mixing_grid(render, rng, code_dim, args.n_col, args.n_row, args.mixing_range)
+        save_image_atomically(grid, written[-1])
+    if args.interpolate:
+        write_interpolation(latent_walk(render, rng, code_dim, args.interpolate, args.space),
+                            args.out)
+        written.append(os.path.join(args.out, "interpolation.gif"))
+    print(f"{4 * 2**step} px: wrote {', '.join(written[:3])}"
+          f"{f' and {len(written) - 3} more' if len(written) > 3 else ''}")
+    return written
+
+
+if __name__ == "__main__":
+    run_cli(main)

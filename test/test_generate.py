@@ -1,0 +1,126 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import generate
+from checkpoint import load_generator, save_checkpoint, to_numpy_tree
+from conftest import NARROW
+from model import StyledGenerator
+from runtime import UsageError, jt
+from torch_writer import write_torch_zip
+
+
+@pytest.fixture(scope="module")
+def generator_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ckpt")
+    g = StyledGenerator(**NARROW)
+    for name, var in g.state_dict().items():
+        if ".noise" in name:  # noise strengths start at 0; a trained model has them
+            var.update(jt.ones(var.shape))
+    g.update_w_avg(jt.array(np.full(NARROW["code_dim"], 0.5, np.float32)), beta=0)
+    state = to_numpy_tree(g.state_dict())
+    ours = str(folder / "000100.model")
+    save_checkpoint({**state, "meta": {"size": 16, "alpha": 1.0}}, ours)
+    foreign_state = {k: v for k, v in state.items() if k != "w_avg"}
+    stylegan_jittor = str(folder / "FFHQ_80000.model")
+    jt.save({k: jt.array(v) for k, v in foreign_state.items()}, stylegan_jittor)
+    rosinality = str(folder / "train_step-5.model")
+    write_torch_zip({"g_running": foreign_state, "generator": foreign_state}, rosinality)
+    return {"ours": ours, "stylegan_jittor": stylegan_jittor, "rosinality": rosinality}
+
+
+def run(ckpt, out, *extra):
+    return generate.main([ckpt, "--out", str(out), "--device", "cpu", *extra])
+
+
+def test_grids_have_exact_sizes(generator_files, tmp_path):
+    written = run(generator_files["ours"], tmp_path, "--n_row", "2", "--n_col", "3",
+                  "--n_mixing", "2", "--size", "8")
+    assert [os.path.basename(p) for p in written] == ["sample.png", "sample_mixing_0.png",
+                                                      "sample_mixing_1.png"]
+    assert Image.open(tmp_path / "sample.png").size == (3 * 10 + 2, 2 * 10 + 2)
+    mixing = np.asarray(Image.open(tmp_path / "sample_mixing_1.png"))
+    assert mixing.shape == (3 * 10 + 2, 4 * 10 + 2, 3)  # (targets + 1) x (sources + 1) cells
+    assert (mixing[2:10, 2:10] == 0).all()  # the empty corner cell is black
+
+
+def test_default_size_is_the_trained_one(generator_files, tmp_path):
+    run(generator_files["ours"], tmp_path, "--n_row", "1", "--n_col", "1", "--n_mixing", "0")
+    assert Image.open(tmp_path / "sample.png").size == (16 + 4, 16 + 4)
+
+
+def test_same_seed_same_images(generator_files, tmp_path):
+    for out in ("a", "b", "c"):
+        seed = "2" if out == "c" else "1"
+        run(generator_files["ours"], tmp_path / out, "--n_mixing", "1", "--seed", seed,
+            "--size", "8")
+    same = [open(tmp_path / o / "sample_mixing_0.png", "rb").read() for o in ("a", "b", "c")]
+    assert same[0] == same[1] and same[0] != same[2]
+
+
+def test_truncation_zero_leaves_only_noise(generator_files):
+    g, checkpoint = load_generator(generator_files["ours"])
+    mean = generate.mean_style(g, checkpoint, np.random.RandomState(0))
+    assert np.allclose(mean.numpy(), 0.5)  # the tracked w average, not a fresh estimate
+    render = generate.Renderer(g, 2, 1.0, mean, 0.0, None, batch=3)
+    rng = np.random.RandomState(0)
+    z = rng.randn(5, NARROW["code_dim"]).astype(np.float32)
+    one_noise = [np.repeat(n, 5, 0) for n in generate.make_noise(rng, 1, 2)]
+    images = render(z, one_noise)
+    assert np.abs(images - images[:1]).max() < 1e-5
+    varied = render(z, generate.make_noise(rng, 5, 2))
+    assert np.abs(varied - varied[:1]).max() > 1e-3
+
+
+def test_mixing_rows_keep_their_target(generator_files):
+    g, checkpoint = load_generator(generator_files["ours"])
+    render = generate.Renderer(g, 2, 1.0, None, 1.0, None, batch=4)
+    grid = generate.style_mixing_grid(render, np.random.RandomState(3), NARROW["code_dim"],
+                                      n_source=3, n_target=2, mixing_range=(0, 8))
+    cells = np.asarray(grid).astype(int)
+    cell = lambda row, col: cells[2 + row * 18:18 + row * 18, 2 + col * 18:18 + col * 18]
+    # with every block from the source, a cell is its column's source image, on the row's noise
+    assert np.abs(cell(1, 2) - cell(0, 2)).mean() < np.abs(cell(1, 2) - cell(1, 0)).mean()
+
+
+@pytest.mark.parametrize("kind", ["stylegan_jittor", "rosinality"])
+def test_foreign_checkpoints_generate_at_128(generator_files, tmp_path, kind):
+    run(generator_files[kind], tmp_path, "--n_row", "1", "--n_col", "2", "--n_mixing", "0")
+    assert Image.open(tmp_path / "sample.png").size == (2 * 130 + 2, 130 + 2)
+    g, checkpoint = load_generator(generator_files[kind])
+    assert not checkpoint["has_w_avg"]
+    mean = generate.mean_style(g, checkpoint, np.random.RandomState(0))
+    assert mean.shape == (1, NARROW["code_dim"]) and np.abs(mean.numpy() - 0.5).max() > 0.01
+
+
+def test_interpolation_gif_has_n_frames(generator_files, tmp_path):
+    for space in ("z", "w"):
+        out = tmp_path / space
+        run(generator_files["ours"], out, "--n_mixing", "0", "--interpolate", "7",
+            "--space", space, "--size", "8")
+        gif = Image.open(out / "interpolation.gif")
+        assert gif.n_frames == 7 and gif.size == (8, 8)
+        assert len(os.listdir(out / "interpolation")) == 7
+
+
+def test_slerp_endpoints_and_norm():
+    a, b = np.array([1.0, 0.0]), np.array([0.0, 2.0])
+    assert np.allclose(generate.slerp(a, b, 0), a) and np.allclose(generate.slerp(a, b, 1), b)
+    # halfway along a right angle: (sin(pi/4) a + sin(pi/4) b) / sin(pi/2)
+    assert np.allclose(generate.slerp(a, b, 0.5), np.sin(np.pi / 4) * (a + b))
+
+
+def test_bad_inputs_are_one_line_errors(generator_files, tmp_path):
+    junk = tmp_path / "junk.model"
+    junk.write_bytes(b"garbage")
+    save_checkpoint({"weights": np.zeros(3)}, str(tmp_path / "other.model"))
+    cases = [(str(tmp_path / "missing.model"), [], "no such checkpoint file"),
+             (str(junk), [], "junk.model: not a checkpoint file"),
+             (str(tmp_path / "other.model"), [], "not a StyleGAN generator checkpoint"),
+             (generator_files["ours"], ["--size", "32"], "trained up to 16 px"),
+             (generator_files["ours"], ["--size", "12"], "must be a power of two")]
+    for ckpt, extra, message in cases:
+        with pytest.raises(UsageError, match=message):
+            run(ckpt, tmp_path / "out", *extra)
