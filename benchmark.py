@@ -54,8 +54,9 @@ def bench_train(args):
 
     select_device(args.device)
     seed_everything(0)
-    train_args, _ = train.parse_args(["unused", "--width", str(args.width),
-                                      "--batch", str(args.batch), "--loss", args.loss])
+    train_args, _ = train.parse_args(["unused", "--width", str(args.width), "--code_dim",
+                                      str(args.code_dim), "--batch", str(args.batch),
+                                      "--loss", args.loss])
     state = train.TrainingState(train_args)
     step = step_of_size(args.size)
     real = jt.array(np.random.RandomState(0).uniform(-1, 1, (args.batch, 3, args.size, args.size))
@@ -80,7 +81,8 @@ def bench_train(args):
     rng = np.random.RandomState(1)
     stable = timed([1.0] * args.iters)
     fading = timed(list(rng.uniform(0.05, 0.95, args.iters)))
-    print(f"train {args.size} px, batch {args.batch}, width {args.width}, {args.loss}: "
+    print(f"train {args.size} px, batch {args.batch}, width {args.width}, "
+          f"code_dim {args.code_dim}, {args.loss}: "
           f"{stable:.3f} s/iteration = {args.batch / stable:.2f} img/s at alpha 1; "
           f"{args.batch / fading:.2f} img/s while fading ({fading / stable - 1:+.1%})")
 
@@ -91,14 +93,14 @@ def bench_generate(args):
     from runtime import jt, select_device
 
     select_device(args.device)
-    g = StyledGenerator(width=args.width)
+    g = StyledGenerator(code_dim=args.code_dim, width=args.width)
     step = step_of_size(args.size)
     with jt.no_grad():
-        g(jt.randn(args.batch, 512), step=step).sync()
+        g(jt.randn(args.batch, args.code_dim), step=step).sync()
         jt.sync_all(True)
         started = time.time()
         for _ in range(args.iters):
-            g(jt.randn(args.batch, 512), step=step).numpy()
+            g(jt.randn(args.batch, args.code_dim), step=step).numpy()
         seconds = (time.time() - started) / args.iters
     print(f"generate {args.size} px, batch {args.batch}, width {args.width}: "
           f"{args.batch / seconds:.2f} img/s")
@@ -116,6 +118,7 @@ def parse_args(argv=None):
         model_parser.add_argument("--size", type=int, default=default_size)
         model_parser.add_argument("--batch", type=int, default=8)
         model_parser.add_argument("--width", type=int, default=512)
+        model_parser.add_argument("--code_dim", type=int, default=512)
         model_parser.add_argument("--iters", type=int, default=5)
         model_parser.add_argument("--loss", default="r1")
         model_parser.add_argument("--device", default="auto")

@@ -1,16 +1,18 @@
 """Training images by resolution, from resize.py's folders or a rosinality-style LMDB.
 
-    dataset = MultiResolutionDataset("data", resolution=8, batch_size=32)
+    dataset = MultiResolutionDataset("data", resolution=8, batch_size=32, num_workers=2)
     for real in infinite_batches(dataset): ...      # float32 NCHW in [-1, 1]
     dataset.set_resolution(16)                       # same object, next training step
 """
 import io
 import os
+from collections import deque
+from multiprocessing import Pool
 
 import numpy as np
 from PIL import Image
 
-from runtime import UsageError  # noqa: I001  (before any jittor import: offline set-up)
+from runtime import UsageError, jt  # noqa: I001  (before any jittor import: offline set-up)
 from jittor.dataset import Dataset
 from images import list_images, load_square_rgb, resized, to_training_array
 from resize import SKIPPED_LOG
@@ -109,13 +111,19 @@ def open_source(root):
 
 
 class MultiResolutionDataset(Dataset):
-    """Images at one resolution at a time, as float32 CHW in [-1, 1], loaded lazily."""
+    """Images at one resolution at a time, as float32 CHW in [-1, 1], loaded lazily.
+
+    A Jittor Dataset (iterate it for one epoch of batches); training uses
+    infinite_batches(), whose `workers` processes restart cleanly at each resolution.
+    """
 
     def __init__(self, root, resolution=None, batch_size=16, shuffle=True, drop_last=True,
                  num_workers=0, flip=True, seed=0):
-        super().__init__(batch_size=batch_size, shuffle=shuffle, drop_last=drop_last,
-                         num_workers=num_workers)
+        # Jittor's own workers SIGINT the trainer when they are reset mid-epoch (a new
+        # resolution); infinite_batches runs its own, so they stay off here.
+        super().__init__(batch_size=batch_size, shuffle=shuffle, drop_last=drop_last)
         self.root, self.flip, self.full_batches_only = root, flip, drop_last
+        self.loader_workers, self.seed = num_workers, seed
         self.source = open_source(root)
         self._shuffle_rng = np.random.default_rng(seed)
         self.resolution = None
@@ -126,18 +134,15 @@ class MultiResolutionDataset(Dataset):
         return self.source.resolutions
 
     def set_resolution(self, resolution, batch_size=None):
-        """Switch to another resolution (and batch size); workers restart to see it."""
+        """Switch to another resolution (and batch size), keeping the folder listings."""
         if resolution not in self.source.resolutions:
             raise UsageError(self._missing_message(resolution))
         count = len(self.source.files(resolution))
         if count == 0:
             raise UsageError(f"{self.root}/{resolution}: no images in the folder")
-        batch_size = batch_size or self.batch_size
-        if (resolution, batch_size) != (self.resolution, self.batch_size):
-            self.reset()
         self.resolution = resolution
-        self.set_attrs(total_len=count, batch_size=batch_size,
-                       drop_last=self.full_batches_only and count >= batch_size)
+        self.set_attrs(total_len=count, batch_size=batch_size or self.batch_size,
+                       drop_last=self.full_batches_only and count >= (batch_size or self.batch_size))
 
     def _missing_message(self, resolution):
         have = self.source.resolutions
@@ -155,14 +160,57 @@ class MultiResolutionDataset(Dataset):
             array = array[:, :, ::-1]
         return np.ascontiguousarray(array)
 
+    def load_batch(self, indices):
+        return np.stack([self[int(i)] for i in indices])
 
-def infinite_batches(dataset):
-    """Batches forever, epoch after epoch (the training loop counts samples, not epochs)."""
-    while True:
-        empty = True
-        for batch in dataset:
-            empty = False
-            yield batch
-        if empty:
-            raise UsageError(f"{dataset.root}: fewer images than one batch at "
-                             f"{dataset.resolution} px")
+
+_worker_dataset = None
+
+
+def _start_worker(dataset, seed):
+    global _worker_dataset
+    _worker_dataset = dataset
+    np.random.seed((seed + os.getpid()) % 2**32)  # flips differ between workers
+
+
+def _load_batch(indices):
+    return _worker_dataset.load_batch(indices)
+
+
+def rank_batches(count, batch_size, rng, shuffle=True):
+    """Index lists of this MPI rank's share of every global batch of one epoch."""
+    order = rng.permutation(count) if shuffle else np.arange(count)
+    share = batch_size // jt.world_size
+    return [order[start + jt.rank * share:start + (jt.rank + 1) * share]
+            for start in range(0, count - batch_size + 1, batch_size)]
+
+
+def infinite_batches(dataset, prefetch=4):
+    """Batches forever, epoch after epoch (the training loop counts samples, not epochs).
+
+    With dataset.loader_workers > 0, worker processes load ahead (at most `prefetch` batches);
+    they are stopped when the generator is dropped, e.g. at a new resolution."""
+    rng = np.random.default_rng(dataset.seed + dataset.resolution)
+    pool = (Pool(dataset.loader_workers, _start_worker, (dataset, dataset.seed))
+            if dataset.loader_workers else None)
+    try:
+        while True:
+            chunks = rank_batches(len(dataset.source.files(dataset.resolution)),
+                                  dataset.batch_size, rng, dataset.shuffle)
+            if not chunks:
+                raise UsageError(f"{dataset.root}: fewer images than one batch "
+                                 f"({dataset.batch_size}) at {dataset.resolution} px")
+            if pool is None:
+                for chunk in chunks:
+                    yield jt.array(dataset.load_batch(chunk))
+                continue
+            pending = deque()
+            for chunk in chunks:
+                pending.append(pool.apply_async(_load_batch, (chunk,)))
+                if len(pending) >= prefetch:
+                    yield jt.array(pending.popleft().get())
+            while pending:
+                yield jt.array(pending.popleft().get())
+    finally:
+        if pool is not None:
+            pool.terminate()  # SIGTERM: the one child death Jittor's SIGCHLD handler accepts

@@ -183,15 +183,12 @@ def random_colours(rng, count, saturation, value):
 
 
 def build_demo(root, count=10000, seed=0, progress=True):
-    """root/32: tinted 32 px MNIST digits (bright random hue on a dark random hue), so
-    style mixing shows shape from one latent and colour from another."""
+    """root/32: 32 px MNIST digits in a random bright hue on black, so style mixing shows
+    the digit's shape coming from one latent and its colour from another."""
     digits = mnist_images()[:count].astype(np.float32) / 255
-    rng = np.random.RandomState(seed)
-    foreground = random_colours(rng, len(digits), 0.85, 1.0)
-    background = random_colours(rng, len(digits), 0.7, 0.3)
+    colours = random_colours(np.random.RandomState(seed), len(digits), 0.9, 1.0)
     mask = np.pad(digits, ((0, 0), (2, 2), (2, 2)))[..., None]  # 28 -> 32 px, no resampling
-    pixels = background[:, None, None] * (1 - mask) + foreground[:, None, None] * mask
-    pixels = np.round(pixels * 255).astype(np.uint8)
+    pixels = np.round(colours[:, None, None] * mask * 255).astype(np.uint8)
     folder = os.path.join(root, "32")
     os.makedirs(folder, exist_ok=True)
     for index in tqdm(range(len(pixels)), disable=not progress, unit="img", desc="demo 32 px"):

@@ -58,14 +58,37 @@ def _rebuild_parameter(tensor, *unused):
     return tensor
 
 
+class ScriptObject:
+    """A module of a torch.jit.save archive: pickle builds it from its attribute dict."""
+
+    class_name = ""
+
+    def __setstate__(self, state):
+        self.attributes = state
+
+
+def _script_class(qualified_name):
+    return type(qualified_name.rpartition(".")[2], (ScriptObject,), {"class_name": qualified_name})
+
+
+def _identity(value):
+    return value
+
+
 class _TorchUnpickler(pickle.Unpickler):
     """Maps torch's classes to our stand-ins; anything else torch-specific is refused."""
 
     def __init__(self, file, storage_dtypes):
         super().__init__(file)
         self.storage_dtypes = storage_dtypes
+        self.script_classes = {}
 
     def find_class(self, module, name):
+        if module.startswith("__torch__"):  # TorchScript modules
+            qualified = f"{module}.{name}"
+            return self.script_classes.setdefault(qualified, _script_class(qualified))
+        if module == "torch.jit._pickle" and name.startswith("build_"):
+            return _identity  # typed lists: build_intlist([...]) and the like
         if module == "collections" and name == "OrderedDict":
             return OrderedDict
         if module == "torch._utils" and name in ("_rebuild_tensor", "_rebuild_tensor_v2"):
@@ -99,6 +122,8 @@ def _as_array(raw, dtype):
 def _materialize(obj, storages):
     if isinstance(obj, _LazyTensor):
         return obj.materialize(storages)
+    if isinstance(obj, ScriptObject):
+        return {"__class__": obj.class_name, **_materialize(obj.attributes, storages)}
     if isinstance(obj, dict):
         items = [(key, _materialize(value, storages)) for key, value in obj.items()]
         return OrderedDict(items) if isinstance(obj, OrderedDict) else dict(items)

@@ -314,7 +314,7 @@ def train(state, dataset):
             real = next(batches)
             d_loss, penalty = discriminator_step(state, real, plan)
             g_loss = generator_step(state, real.shape[0], plan)
-            accumulate(state.ema_pairs)
+            accumulate(state.ema_pairs, args.ema_decay)
             state.used_samples += plan.batch_size
             state.iteration += 1
             reporter.update(plan, d_loss, g_loss, penalty)
@@ -327,7 +327,8 @@ def train(state, dataset):
             save_last(state)
     finally:
         reporter.close()
-        dataset.reset()
+        if batches is not None:
+            batches.close()  # stops its loader processes
 
 
 def parse_args(argv=None):
@@ -355,6 +356,9 @@ def parse_args(argv=None):
     parser.add_argument("--n_mlp", type=int, default=8, help="mapping network layers")
     parser.add_argument("--stddev_group", type=int, default=0,
                         help="minibatch-stddev group size; 0 = whole batch, 4 = official")
+    parser.add_argument("--ema_decay", type=float, default=EMA_DECAY,
+                        help="EMA generator decay per iteration (default: 0.999, as both "
+                             "projects; lower it for runs of a few thousand iterations)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--iters", type=int, default=3_000_000, help="iterations to stop at")
     parser.add_argument("--sample_every", type=int, default=100)
@@ -385,6 +389,8 @@ def validate(args, dataset):
     for name in ("phase", "batch", "iters", "sample_every", "save_every", "log_every", "width"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name} {getattr(args, name)}: must be at least 1")
+    if not 0 <= args.ema_decay < 1:
+        raise UsageError(f"--ema_decay {args.ema_decay}: must be in [0, 1)")
     if args.batch < jt.world_size:
         raise UsageError(f"--batch {args.batch}: must be at least the number of MPI ranks")
 

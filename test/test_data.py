@@ -128,10 +128,11 @@ def test_demo_set_is_tinted_digits(demo):
     assert len(names) == 40
     pixels = np.stack([np.asarray(Image.open(os.path.join(demo, "32", n))) for n in names])
     assert pixels.shape == (40, 32, 32, 3)
-    corners = pixels[:, 0, 0].astype(int)
+    assert (pixels[:, 0, 0] == 0).all()  # black background
     brightest = pixels.reshape(40, -1, 3).max(1).astype(int)
-    assert (brightest.max(1) > 200).all() and (corners.max(1) < 100).all()  # bright on dark
-    assert len({tuple(c) for c in corners}) > 30  # random tints, not one colour
+    assert (brightest.max(1) > 200).all()  # bright digits
+    hues = {tuple(p // 32) for p in brightest}
+    assert len(hues) > 15  # random colours, not one
 
 
 def test_dataset_batches(demo):
@@ -170,13 +171,19 @@ def test_switching_resolution_reuses_scans(demo, monkeypatch):
     assert sorted(os.path.basename(c) for c in calls) == ["16", "8"]
 
 
-def test_workers_follow_resolution_changes(demo):
-    data = MultiResolutionDataset(demo, 8, batch_size=8, num_workers=2)
-    batches = infinite_batches(data)
-    assert tuple(next(batches).shape) == (8, 3, 8, 8)
-    data.set_resolution(16)
-    assert tuple(next(infinite_batches(data)).shape) == (8, 3, 16, 16)
-    data.reset()
+def test_workers_follow_resolution_changes_mid_epoch(demo):
+    """Switching while loader processes are mid-epoch (as at a new training step) must
+    neither crash nor serve stale sizes; each epoch serves every image once."""
+    data = MultiResolutionDataset(demo, 8, batch_size=8, num_workers=2, flip=False)
+    for size in (8, 16, 8, 32, 16):
+        data.set_resolution(size)
+        batches = infinite_batches(data)
+        assert tuple(next(batches).shape) == (8, 3, size, size)
+        batches.close()
+    epoch = [next(batches).numpy() for batches in [infinite_batches(data)] for _ in range(5)]
+    serial = [data[i] for i in range(40)]
+    assert sorted(b.tobytes() for batch in epoch for b in batch) == \
+        sorted(item.tobytes() for item in serial)
 
 
 def test_missing_resolution_names_the_fix(demo, tmp_path):

