@@ -3,6 +3,7 @@
     python benchmark.py resize [--count 3000] [--workers 2]
     python benchmark.py train --size 8 --batch 8 [--width 512] [--iters 5]
     python benchmark.py generate --size 128 --batch 8 [--width 512]
+    python benchmark.py inception --size 32 --batch 16
 """
 import argparse
 import os
@@ -106,6 +107,24 @@ def bench_generate(args):
           f"{args.batch / seconds:.2f} img/s")
 
 
+def bench_inception(args):
+    """img/s of FID feature extraction (resize to 299 px + Inception-v3)."""
+    from inception import InceptionV3
+    from runtime import jt, select_device
+
+    select_device(args.device)
+    net = InceptionV3()
+    images = jt.array(np.random.RandomState(0).randint(0, 256, (args.batch, 3, args.size,
+                                                                   args.size)).astype(np.uint8))
+    with jt.no_grad():
+        net(images).numpy()
+        started = time.time()
+        for _ in range(args.iters):
+            net(images).numpy()
+        seconds = (time.time() - started) / args.iters
+    print(f"inception: {args.size} px inputs, batch {args.batch}: {args.batch / seconds:.1f} img/s")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -113,7 +132,7 @@ def parse_args(argv=None):
     resize_parser = sub.add_parser("resize")
     resize_parser.add_argument("--count", type=int, default=3000)
     resize_parser.add_argument("--workers", type=int, default=os.cpu_count())
-    for name, default_size in (("train", 8), ("generate", 128)):
+    for name, default_size in (("train", 8), ("generate", 128), ("inception", 32)):
         model_parser = sub.add_parser(name)
         model_parser.add_argument("--size", type=int, default=default_size)
         model_parser.add_argument("--batch", type=int, default=8)
@@ -127,7 +146,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    {"resize": bench_resize, "train": bench_train, "generate": bench_generate}[args.what](args)
+    {"resize": bench_resize, "train": bench_train, "generate": bench_generate,
+     "inception": bench_inception}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,10 @@
     dataset.set_resolution(16)                       # same object, next training step
 """
 import io
+import itertools
 import os
-from collections import deque
-from multiprocessing import Pool
+import multiprocessing
+import queue
 
 import numpy as np
 from PIL import Image
@@ -164,19 +165,6 @@ class MultiResolutionDataset(Dataset):
         return np.stack([self[int(i)] for i in indices])
 
 
-_worker_dataset = None
-
-
-def _start_worker(dataset, seed):
-    global _worker_dataset
-    _worker_dataset = dataset
-    np.random.seed((seed + os.getpid()) % 2**32)  # flips differ between workers
-
-
-def _load_batch(indices):
-    return _worker_dataset.load_batch(indices)
-
-
 def rank_batches(count, batch_size, rng, shuffle=True):
     """Index lists of this MPI rank's share of every global batch of one epoch."""
     order = rng.permutation(count) if shuffle else np.arange(count)
@@ -185,32 +173,67 @@ def rank_batches(count, batch_size, rng, shuffle=True):
             for start in range(0, count - batch_size + 1, batch_size)]
 
 
-def infinite_batches(dataset, prefetch=4):
+def epoch_after_epoch(dataset, seed):
+    """Index lists of batches forever; the same sequence wherever it is computed."""
+    rng = np.random.default_rng(seed)
+    count = len(dataset.source.files(dataset.resolution))
+    while True:
+        yield from rank_batches(count, dataset.batch_size, rng, dataset.shuffle)
+
+
+def _loader_process(dataset, seed, worker, n_workers, batches):
+    """Loads batches worker, worker + n_workers, ... into its own bounded queue."""
+    np.random.seed((seed * 7919 + worker) % 2**32)  # flips differ between workers
+    try:
+        for index, chunk in enumerate(epoch_after_epoch(dataset, seed)):
+            if index % n_workers == worker:
+                batches.put(dataset.load_batch(chunk))
+    except Exception as error:  # reported by the trainer as one line
+        batches.put(UsageError(str(error)))
+
+
+def infinite_batches(dataset, prefetch=2):
     """Batches forever, epoch after epoch (the training loop counts samples, not epochs).
 
-    With dataset.loader_workers > 0, worker processes load ahead (at most `prefetch` batches);
-    they are stopped when the generator is dropped, e.g. at a new resolution."""
-    rng = np.random.default_rng(dataset.seed + dataset.resolution)
-    pool = (Pool(dataset.loader_workers, _start_worker, (dataset, dataset.seed))
-            if dataset.loader_workers else None)
+    With dataset.loader_workers > 0, worker processes load ahead, each into its own queue
+    of at most `prefetch` batches. They are killed when the generator is closed (e.g. at a
+    new resolution); nothing the trainer waits on is shared with them, so that cannot hang.
+    """
+    count = len(dataset.source.files(dataset.resolution))
+    if count < dataset.batch_size:
+        raise UsageError(f"{dataset.root}: fewer images ({count}) than one batch "
+                         f"({dataset.batch_size}) at {dataset.resolution} px")
+    seed = dataset.seed + dataset.resolution
+    if not dataset.loader_workers:
+        for chunk in epoch_after_epoch(dataset, seed):
+            yield jt.array(dataset.load_batch(chunk))
+    context = multiprocessing.get_context("fork")
+    queues = [context.Queue(maxsize=prefetch) for _ in range(dataset.loader_workers)]
+    workers = [context.Process(target=_loader_process, daemon=True,
+                               args=(dataset, seed, k, dataset.loader_workers, queues[k]))
+               for k in range(dataset.loader_workers)]
+    for worker in workers:
+        worker.start()
     try:
-        while True:
-            chunks = rank_batches(len(dataset.source.files(dataset.resolution)),
-                                  dataset.batch_size, rng, dataset.shuffle)
-            if not chunks:
-                raise UsageError(f"{dataset.root}: fewer images than one batch "
-                                 f"({dataset.batch_size}) at {dataset.resolution} px")
-            if pool is None:
-                for chunk in chunks:
-                    yield jt.array(dataset.load_batch(chunk))
-                continue
-            pending = deque()
-            for chunk in chunks:
-                pending.append(pool.apply_async(_load_batch, (chunk,)))
-                if len(pending) >= prefetch:
-                    yield jt.array(pending.popleft().get())
-            while pending:
-                yield jt.array(pending.popleft().get())
+        for index in itertools.count():
+            batch = _next_batch(queues[index % len(workers)], workers[index % len(workers)])
+            yield jt.array(batch)
     finally:
-        if pool is not None:
-            pool.terminate()  # SIGTERM: the one child death Jittor's SIGCHLD handler accepts
+        for worker in workers:
+            worker.terminate()  # SIGTERM: the one child death Jittor's SIGCHLD handler accepts
+        for worker in workers:
+            worker.join()
+
+
+def _next_batch(batches, worker):
+    while True:
+        try:
+            batch = batches.get(timeout=5)
+        except queue.Empty:
+            if not worker.is_alive():
+                raise UsageError(f"a data loader process stopped (exit code {worker.exitcode}); "
+                                 "rerun with --workers 0 to see why") from None
+            continue
+        if isinstance(batch, UsageError):
+            raise batch
+        return batch

@@ -17,8 +17,8 @@ import numpy as np
 from tqdm import tqdm
 
 from runtime import UsageError, add_runtime_args, jt, run_cli, seed_everything, select_device
-from checkpoint import (generator_state, infer_from_rgb_activate, load_state, read_checkpoint,
-                        save_checkpoint)
+from checkpoint import (generator_state, infer_from_rgb_activate, infer_generator_config,
+                        load_state, read_checkpoint, save_checkpoint)
 from dataset import MultiResolutionDataset, infinite_batches
 from images import image_grid, save_image_atomically
 from losses import LOSSES, discriminator_loss, generator_loss
@@ -408,8 +408,13 @@ def main(argv=None):
     args, explicit = parse_args(argv)
     select_device(args.device)
     checkpoint = read_checkpoint(args.ckpt) if args.ckpt else {}
-    if args.ckpt and "discriminator" in checkpoint:
-        args.no_from_rgb_activate = not infer_from_rgb_activate(checkpoint["discriminator"])
+    if args.ckpt:  # build the model the file was trained with
+        architecture = infer_generator_config(generator_state(checkpoint, args.ckpt))
+        for key, value in architecture.items():
+            if key not in explicit:
+                setattr(args, key, value)
+        if "discriminator" in checkpoint:
+            args.no_from_rgb_activate = not infer_from_rgb_activate(checkpoint["discriminator"])
     args = resumed_args(args, explicit, checkpoint)
     seed_everything(args.seed)
     dataset = MultiResolutionDataset(args.path, batch_size=args.batch, num_workers=args.workers,

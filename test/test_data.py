@@ -195,3 +195,17 @@ def test_missing_resolution_names_the_fix(demo, tmp_path):
         MultiResolutionDataset(str(tmp_path / "nowhere"))
     with pytest.raises(UsageError, match="holds images but no resolution folders"):
         MultiResolutionDataset(os.path.join(demo, "32"))
+
+
+def test_loader_worker_error_is_one_line_not_a_hang(demo):
+    bad = os.path.join(demo, "32", "zz_unlisted.png")
+    with open(bad, "wb") as stream:
+        stream.write(b"not a png")  # added after resize.py ran, so not in its skip list
+    try:
+        data = MultiResolutionDataset(demo, 32, batch_size=41, num_workers=2)
+        batches = infinite_batches(data)
+        with pytest.raises(UsageError, match="zz_unlisted.png: unreadable image"):
+            next(batches)
+        batches.close()
+    finally:
+        os.remove(bad)

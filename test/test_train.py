@@ -164,6 +164,12 @@ def test_ema_only_and_foreign_checkpoints_start_fresh_parts(demo_data, tmp_path)
     foreign = {k: full[k] for k in ("generator", "discriminator", "g_running")}
     message = train.TrainingState(state.args).restore(foreign, "train_step-3.model")
     assert "optimizers and progress start fresh" in message
+    # from the command line: the narrow architecture is read from the EMA-only file
+    resumed = train.main([demo_data, "--ckpt", ema_only, "--iters", "2", "--workers", "0",
+                          "--checkpoint_dir", str(tmp_path / "again"),
+                          "--sample_dir", str(tmp_path / "again_samples")])
+    assert (resumed.args.width, resumed.args.code_dim, resumed.args.n_mlp) == (16, 16, 2)
+    assert resumed.iteration == 2
 
 
 def test_diverged_training_stops_and_keeps_last_checkpoint(demo_data, tmp_path):
