@@ -4,6 +4,7 @@
     python benchmark.py train --size 8 --batch 8 [--width 512] [--iters 5]
     python benchmark.py generate --size 128 --batch 8 [--width 512]
     python benchmark.py inception --size 32 --batch 16
+    python benchmark.py fid_halves data/demo --size 32 --count 4000
 """
 import argparse
 import os
@@ -125,6 +126,28 @@ def bench_inception(args):
     print(f"inception: {args.size} px inputs, batch {args.batch}: {args.batch / seconds:.1f} img/s")
 
 
+def bench_fid_halves(args):
+    """FID between two disjoint halves of a real image set: the floor a perfect model reaches."""
+    import metrics
+    from dataset import MultiResolutionDataset
+    from inception import InceptionV3
+    from runtime import select_device
+
+    select_device(args.device)
+    net = InceptionV3()
+    data = MultiResolutionDataset(args.data, args.size, flip=False)
+    count = min(args.count, len(data.source.files(args.size))) // 2 * 2
+    started = time.time()
+    features = metrics.inception_features(net, metrics.real_batches(data, args.size, count, 32),
+                                          count, "real")
+    seconds = time.time() - started
+    order = np.random.RandomState(0).permutation(count)
+    halves = [metrics.statistics(features[order[i::2]]) for i in (0, 1)]
+    print(f"FID of {count // 2} vs {count // 2} real {args.size} px images of {args.data}: "
+          f"{metrics.frechet_distance(*halves[0], *halves[1]):.3f} "
+          f"(features at {count / seconds:.1f} img/s)")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -132,6 +155,11 @@ def parse_args(argv=None):
     resize_parser = sub.add_parser("resize")
     resize_parser.add_argument("--count", type=int, default=3000)
     resize_parser.add_argument("--workers", type=int, default=os.cpu_count())
+    halves = sub.add_parser("fid_halves")
+    halves.add_argument("data")
+    halves.add_argument("--size", type=int, default=32)
+    halves.add_argument("--count", type=int, default=4000)
+    halves.add_argument("--device", default="auto")
     for name, default_size in (("train", 8), ("generate", 128), ("inception", 32)):
         model_parser = sub.add_parser(name)
         model_parser.add_argument("--size", type=int, default=default_size)
@@ -147,7 +175,7 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     {"resize": bench_resize, "train": bench_train, "generate": bench_generate,
-     "inception": bench_inception}[args.what](args)
+     "inception": bench_inception, "fid_halves": bench_fid_halves}[args.what](args)
 
 
 if __name__ == "__main__":
