@@ -10,6 +10,7 @@ import ctypes
 import os
 import random
 import sys
+import threading
 
 
 class UsageError(Exception):
@@ -40,15 +41,21 @@ def _prepare_environment():
         os.environ.setdefault(flag, "0")
     if not verbose:
         os.environ.setdefault("log_silent", "1")
-    cache = os.environ.get("JITTOR_HOME", os.path.expanduser("~/.cache/jittor"))
-    if not os.path.isdir(cache):
-        print("First run: compiling Jittor's core once (about 4 minutes on 2 cores; "
-              f"cached in {cache}).", file=sys.stderr, flush=True)
     return verbose
 
 
+def _announce_slow_import():
+    print("Jittor is compiling its core (once per installation, about 4 minutes on 2 cores; "
+          "cached in ~/.cache/jittor) ...", file=sys.stderr, flush=True)
+
+
 VERBOSE = _prepare_environment()
+_slow_import = threading.Timer(10, _announce_slow_import)  # only a first import takes this long
+_slow_import.daemon = True
+_slow_import.start()
 import jittor as jt  # noqa: E402  (must follow the environment set-up above)
+
+_slow_import.cancel()
 
 _device_announced = False
 
