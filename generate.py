@@ -11,7 +11,7 @@ import numpy as np
 
 from runtime import UsageError, add_runtime_args, jt, run_cli, select_device
 from checkpoint import load_generator, trained_resolution
-from images import image_grid, save_gif_atomically, save_image_atomically, to_uint8_images
+from images import image_grid, save_gif_atomically, save_image_atomically
 from model import step_of_size
 
 MEAN_STYLE_SAMPLES = 10_000

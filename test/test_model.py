@@ -3,12 +3,11 @@ import json
 import math
 
 import numpy as np
-import pytest
 
 import model
 from conftest import NARROW, data_path, max_diff, randn
 from model import (Blur, Discriminator, EqualConv2d, EqualLinear, StyledGenerator, avg_pool2,
-                   blur_forward, crossover_styles, minibatch_stddev, truncate, upsample_nearest)
+                   crossover_styles, minibatch_stddev, truncate, upsample_nearest)
 from runtime import jt
 
 
