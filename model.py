@@ -153,32 +153,40 @@ def average_kernel_shifts(weight):
             + weight[:, :, 1:, :-1] + weight[:, :, :-1, :-1]) / 4
 
 
-class FusedUpsample(nn.Module):
+class FusedScaleConv(nn.Module):
+    """A 3x3 kernel with its own equalising multiplier (no EqualLR hook, as in both
+    projects), padded to 4x4 with its four shifts averaged for a stride-2 conv."""
+
+    def __init__(self, weight_shape, in_channels, out_channels, kernel_size, padding):
+        self.weight = jt.randn(*weight_shape)
+        self.bias = jt.zeros(out_channels)
+        self.multiplier = math.sqrt(2 / (in_channels * kernel_size * kernel_size))
+        self.padding = padding
+
+    def fused_weight(self):
+        return average_kernel_shifts(self.weight * self.multiplier)
+
+
+class FusedUpsample(FusedScaleConv):
     """Upsample x2 and 3x3 conv as one stride-2 transposed conv (weight: in, out, k, k)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, padding=0):
-        self.weight = jt.randn(in_channels, out_channels, kernel_size, kernel_size)
-        self.bias = jt.zeros(out_channels)
-        self.multiplier = math.sqrt(2 / (in_channels * kernel_size * kernel_size))
-        self.padding = padding
+        super().__init__((in_channels, out_channels, kernel_size, kernel_size),
+                         in_channels, out_channels, kernel_size, padding)
 
     def execute(self, x):
-        weight = average_kernel_shifts(self.weight * self.multiplier)
-        return nn.conv_transpose2d(x, weight, self.bias, stride=2, padding=self.padding)
+        return nn.conv_transpose2d(x, self.fused_weight(), self.bias, stride=2, padding=self.padding)
 
 
-class FusedDownsample(nn.Module):
+class FusedDownsample(FusedScaleConv):
     """3x3 conv and 2x2 average pool as one stride-2 conv (weight: out, in, k, k)."""
 
     def __init__(self, in_channels, out_channels, kernel_size, padding=0):
-        self.weight = jt.randn(out_channels, in_channels, kernel_size, kernel_size)
-        self.bias = jt.zeros(out_channels)
-        self.multiplier = math.sqrt(2 / (in_channels * kernel_size * kernel_size))
-        self.padding = padding
+        super().__init__((out_channels, in_channels, kernel_size, kernel_size),
+                         in_channels, out_channels, kernel_size, padding)
 
     def execute(self, x):
-        weight = average_kernel_shifts(self.weight * self.multiplier)
-        return nn.conv2d(x, weight, self.bias, stride=2, padding=self.padding)
+        return nn.conv2d(x, self.fused_weight(), self.bias, stride=2, padding=self.padding)
 
 
 class PixelNorm(nn.Module):
