@@ -4,7 +4,7 @@
   in jt.save's container (pickle + sha1 + trailer), written atomically;
 - StyleGAN-jittor: `jt.save` of a state_dict (FFHQ_80000.model) or of a train_step dict;
   its state_dicts carry the computed equalised `weight` next to every `weight_orig`;
-- rosinality: `torch.save` files (legacy or zip), read by torch_format without torch;
+- rosinality: `torch.save` files (legacy or zip), read by pytorch_format without torch;
   its Blur modules store their kernels as `weight` / `weight_flip` buffers.
 """
 import hashlib
@@ -14,7 +14,7 @@ import pickle
 import numpy as np
 
 from runtime import UsageError, jt
-from torch_format import TorchFormatError, is_torch_file, read_torch_file
+from pytorch_format import TorchFormatError, is_torch_file, read_torch_file
 
 JT_SAVE_TRAILER = b"HCAJSLHD"
 # entries a checkpoint may lack: then they keep their initial value

@@ -9,7 +9,7 @@ from checkpoint import load_generator, save_checkpoint, to_numpy_tree
 from conftest import NARROW
 from model import StyledGenerator
 from runtime import UsageError, jt
-from torch_writer import write_torch_zip
+from pytorch_writer import write_torch_zip
 
 
 @pytest.fixture(scope="module")
