@@ -11,7 +11,7 @@ import numpy as np
 
 from runtime import UsageError, add_runtime_args, jt, run_cli, select_device
 from checkpoint import load_generator, trained_resolution
-from images import image_grid, save_gif_atomically, save_image_atomically
+from images import image_grid, save_image_atomically
 from model import step_of_size
 
 MEAN_STYLE_SAMPLES = 10_000
@@ -121,7 +121,8 @@ def write_interpolation(images, out):
     frames = [image_grid(image[None], 1, padding=0) for image in images]
     for index, frame in enumerate(frames):
         save_image_atomically(frame, os.path.join(out, "interpolation", f"frame_{index:04d}.png"))
-    save_gif_atomically(frames, os.path.join(out, "interpolation.gif"))
+    save_image_atomically(frames[0], os.path.join(out, "interpolation.gif"), format="GIF",
+                          save_all=True, append_images=frames[1:], duration=80, loop=0)
 
 
 def parse_args(argv=None):

@@ -102,13 +102,3 @@ def save_image_atomically(image, path, format=None, **options):
     format = format or Image.registered_extensions()[os.path.splitext(path)[1].lower()]
     image.save(temp_path, format=format, **options)
     os.replace(temp_path, path)
-
-
-def save_gif_atomically(frames, path, seconds_per_frame=0.08):
-    """An endlessly looping animated GIF from a list of PIL images."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temp_path = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
-    frames[0].save(temp_path, format="GIF", save_all=True, append_images=frames[1:],
-                   duration=int(seconds_per_frame * 1000), loop=0)
-    os.replace(temp_path, path)

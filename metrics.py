@@ -14,7 +14,7 @@ from tqdm import tqdm
 from runtime import UsageError, add_runtime_args, jt, run_cli, select_device
 from checkpoint import load_generator
 from dataset import MultiResolutionDataset
-from generate import choose_size, make_noise, mean_style, slerp
+from generate import Renderer, choose_size, make_noise, mean_style, slerp
 from images import to_uint8_images
 from model import upsample_nearest
 
@@ -74,17 +74,13 @@ def real_statistics(inception, data_root, size, n, batch):
     return mu, sigma, count
 
 
-def generated_batches(generator, step, alpha, n, batch, mean, psi, rng):
-    code_dim = generator.w_avg.shape[0]
-    with jt.no_grad():
-        for start in range(0, n, batch):
-            count = min(batch, n - start)
-            z = jt.array(rng.randn(count, code_dim).astype(np.float32))
-            noise = [jt.array(x) for x in make_noise(rng, count, step)]
-            images = generator(z, noise=noise, step=step, alpha=alpha, mean_style=mean,
-                               style_weight=psi).numpy()
-            # quantised to uint8 first, as saved images would be
-            yield to_uint8_images(images).transpose(0, 3, 1, 2)
+def generated_batches(render, n, batch, rng):
+    """n generated images in batches, quantised to uint8 first, as saved images would be."""
+    code_dim = render.generator.w_avg.shape[0]
+    for start in range(0, n, batch):
+        count = min(batch, n - start)
+        z = rng.randn(count, code_dim).astype(np.float32)
+        yield to_uint8_images(render(z, make_noise(rng, count, render.step))).transpose(0, 3, 1, 2)
 
 
 def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0):
@@ -97,9 +93,9 @@ def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, s
     mu_real, sigma_real, real_count = real_statistics(inception, data_root, resolution, n, batch)
     rng = np.random.RandomState(seed)
     mean = mean_style(generator, checkpoint, rng) if truncation != 1 else None
-    fake = inception_features(inception, generated_batches(generator, step, alpha, n, batch,
-                                                           mean, truncation, rng),
-                              n, f"generated {resolution} px")
+    render = Renderer(generator, step, alpha, mean, truncation, None, batch)
+    fake = inception_features(inception, generated_batches(render, n, batch, rng), n,
+                              f"generated {resolution} px")
     return frechet_distance(*statistics(fake), mu_real, sigma_real), resolution, real_count
 
 

@@ -41,7 +41,6 @@ def _prepare_environment():
         os.environ.setdefault(flag, "0")
     if not verbose:
         os.environ.setdefault("log_silent", "1")
-    return verbose
 
 
 def _announce_slow_import():
@@ -49,7 +48,7 @@ def _announce_slow_import():
           "cached in ~/.cache/jittor) ...", file=sys.stderr, flush=True)
 
 
-VERBOSE = _prepare_environment()
+_prepare_environment()
 _slow_import = threading.Timer(10, _announce_slow_import)  # only a first import takes this long
 _slow_import.daemon = True
 _slow_import.start()

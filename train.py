@@ -135,8 +135,13 @@ class TrainingState:
         self.used_samples = 0
         self.iteration = 0
 
-    def to_checkpoint(self):
+    def meta(self):
+        """What generate.py needs to know: the size and alpha the model is at."""
         plan = plan_for(self)
+        return {"size": plan.resolution, "step": plan.step, "alpha": plan.alpha,
+                "iteration": self.iteration}
+
+    def to_checkpoint(self):
         return {"generator": self.generator.state_dict(),
                 "discriminator": self.discriminator.state_dict(),
                 "g_running": self.g_running.state_dict(),
@@ -144,8 +149,7 @@ class TrainingState:
                 "d_optimizer": optimizer_state(self.d_optimizer),
                 "progress": {"iteration": self.iteration, "used_samples": self.used_samples},
                 "args": vars(self.args),
-                "meta": {"size": plan.resolution, "step": plan.step, "alpha": plan.alpha,
-                         "iteration": self.iteration}}
+                "meta": self.meta()}
 
     def restore(self, checkpoint, path):
         """Load what the checkpoint has; return a sentence saying what starts fresh."""
@@ -290,7 +294,7 @@ def save_outputs(state, plan, previous_plan, d_loss, g_loss):
                         os.path.join(args.checkpoint_dir, f"train_step-{step_index}.model"))
     if iteration % args.save_every == 0:
         save_last(state)
-        ema = {**state.g_running.state_dict(), "meta": state.to_checkpoint()["meta"]}
+        ema = {**state.g_running.state_dict(), "meta": state.meta()}
         save_checkpoint(ema, os.path.join(args.checkpoint_dir, f"{iteration:06d}.model"))
 
 
