@@ -233,6 +233,14 @@ class TrainingDiverged(Exception):
     pass
 
 
+def fetch_losses(losses):
+    """Host values, averaged over MPI ranks: one rank's NaN makes every rank's mean NaN,
+    so all ranks stop together instead of some waiting in the next collective."""
+    if jt.in_mpi:
+        losses = {k: v.mpi_all_reduce("mean") for k, v in losses.items()}
+    return {k: v.item() for k, v in losses.items()}
+
+
 def check_finite(losses, iteration):
     for name, value in losses.items():
         if not math.isfinite(value):
@@ -255,10 +263,7 @@ class Reporter:
         self.bar.update(1)
         if self.state.iteration % self.state.args.log_every:
             return
-        losses = {"d_loss": d_loss, "g_loss": g_loss, "penalty": penalty}
-        if jt.in_mpi:  # report the mean over ranks, as one big batch would
-            losses = {k: v.mpi_all_reduce("mean") for k, v in losses.items()}
-        losses = {k: v.item() for k, v in losses.items()}
+        losses = fetch_losses({"d_loss": d_loss, "g_loss": g_loss, "penalty": penalty})
         check_finite(losses, self.state.iteration)
         now = time.time()
         speed = (self.state.used_samples - self.last_samples) / max(now - self.last_time, 1e-9)
@@ -283,7 +288,7 @@ def save_outputs(state, plan, previous_plan, d_loss, g_loss):
     args, iteration = state.args, state.iteration
     saving = iteration % args.save_every == 0 or plan.phase != previous_plan.phase
     if saving:  # never write a diverged state over a good one
-        check_finite({"d_loss": d_loss.item(), "g_loss": g_loss.item()}, iteration)
+        check_finite(fetch_losses({"d_loss": d_loss, "g_loss": g_loss}), iteration)
     if jt.rank != 0:
         return
     if iteration % args.sample_every == 0:
@@ -326,7 +331,7 @@ def train(state, dataset):
             save_outputs(state, plan, previous_plan, d_loss, g_loss)
             last_losses = {"d_loss": d_loss, "g_loss": g_loss}
         if last_losses:
-            check_finite({k: v.item() for k, v in last_losses.items()}, state.iteration)
+            check_finite(fetch_losses(last_losses), state.iteration)
         if jt.rank == 0:
             save_last(state)
     finally:

@@ -12,4 +12,7 @@ state = train.main(argv)
 arrays = {f"{name}.{key}": value.numpy()
           for name in ("generator", "discriminator", "g_running")
           for key, value in getattr(state, name).state_dict().items()}
+# a loss that diverged on rank 1 only must stop every rank, not leave one waiting
+one_rank_nan = train.jt.array([float("nan") if train.jt.rank == 1 else 1.0])
+arrays["sees_nan"] = np.array(np.isnan(train.fetch_losses({"d_loss": one_rank_nan})["d_loss"]))
 np.savez(os.path.join(out_dir, f"rank{train.jt.rank}.npz"), **arrays)

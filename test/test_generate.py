@@ -6,6 +6,7 @@ from PIL import Image
 
 import generate
 from checkpoint import load_generator, save_checkpoint, to_numpy_tree
+from images import to_uint8_images
 from conftest import NARROW
 from model import StyledGenerator
 from runtime import UsageError, jt
@@ -74,15 +75,30 @@ def test_truncation_zero_leaves_only_noise(generator_files):
     assert np.abs(varied - varied[:1]).max() > 1e-3
 
 
-def test_mixing_rows_keep_their_target(generator_files):
+def test_mixing_grid_cells_are_the_images_they_claim(generator_files):
     g, checkpoint = load_generator(generator_files["ours"])
     render = generate.Renderer(g, 2, 1.0, None, 1.0, None, batch=4)
-    grid = generate.style_mixing_grid(render, np.random.RandomState(3), NARROW["code_dim"],
+    code_dim, size = NARROW["code_dim"], 16
+    grid = generate.style_mixing_grid(render, np.random.RandomState(3), code_dim,
                                       n_source=3, n_target=2, mixing_range=(0, 8))
     cells = np.asarray(grid).astype(int)
-    cell = lambda row, col: cells[2 + row * 18:18 + row * 18, 2 + col * 18:18 + col * 18]
-    # with every block from the source, a cell is its column's source image, on the row's noise
-    assert np.abs(cell(1, 2) - cell(0, 2)).mean() < np.abs(cell(1, 2) - cell(1, 0)).mean()
+    cell = lambda row, col: cells[2 + row * (size + 2):2 + row * (size + 2) + size,
+                                  2 + col * (size + 2):2 + col * (size + 2) + size]
+    # draw the grid's inputs again in the order style_mixing_grid draws them
+    rng = np.random.RandomState(3)
+    source, target = rng.randn(3, code_dim), rng.randn(2, code_dim)
+    source_noise, target_noise = generate.make_noise(rng, 3, 2), generate.make_noise(rng, 2, 2)
+    as_cells = lambda z, noise: to_uint8_images(render(z.astype(np.float32), noise)).astype(int)
+    sources, targets = as_cells(source, source_noise), as_cells(target, target_noise)
+    for j in range(3):
+        assert np.abs(cell(0, j + 1) - sources[j]).max() <= 1
+    for i in range(2):
+        assert np.abs(cell(i + 1, 0) - targets[i]).max() <= 1
+        row_noise = [n[i:i + 1] for n in target_noise]
+        for j in range(3):  # every block mixed: the source's styles on the row's noise
+            expected = as_cells(source[j:j + 1], row_noise)[0]
+            assert np.abs(cell(i + 1, j + 1) - expected).max() <= 1
+            assert np.abs(cell(i + 1, j + 1) - sources[j]).max() > 1  # the noise differs
 
 
 @pytest.mark.parametrize("kind", ["stylegan_jittor", "rosinality"])

@@ -228,6 +228,7 @@ def test_two_mpi_ranks_train_in_step(demo_data, tmp_path):
     for key in rank0.files:  # grads averaged, w_avg synced: identical weights on both ranks
         assert np.array_equal(rank0[key], rank1[key]), key
     assert np.abs(rank0["generator.w_avg"]).max() > 0
+    assert rank0["sees_nan"] and rank1["sees_nan"]
     log = [json.loads(line) for line in open(tmp_path / "checkpoint" / "log.jsonl")]
     assert [r["iteration"] for r in log] == [5, 10]  # one writer
     assert log[-1]["used_samples"] == 40 and log[-1]["size"] == 16

@@ -1,0 +1,36 @@
+import numpy as np
+import pytest
+
+import digits
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return digits.trained_classifier()
+
+
+def test_classifier_reads_real_test_digits(classifier):
+    grey, labels = digits.mnist_grey("t10k")
+    predicted = classifier.probabilities(digits.features(grey)).argmax(1)
+    assert (predicted == labels).mean() > 0.94
+    report = digits.digit_report(classifier, grey[:2000])
+    assert report["recognised"] > 0.75 and report["classes_seen"] == 10
+    assert sum(report["per_class"]) == round(report["recognised"] * 2000)
+
+
+def test_a_collapsed_generator_shows_one_class(classifier):
+    grey, labels = digits.mnist_grey("t10k")
+    one_digit = np.repeat(grey[:1], 300, axis=0)
+    report = digits.digit_report(classifier, one_digit)
+    assert report["classes_seen"] <= 1
+    assert report["recognised"] in (0.0, 1.0)
+
+
+def test_grey_levels_take_the_brightest_channel_and_upsample_16px():
+    tinted = np.zeros((2, 16, 16, 3), np.uint8)
+    tinted[0, 4:12, 7, 2] = 255  # a blue stroke
+    grey = digits.grey_levels(tinted)
+    assert grey.shape == (2, 32, 32)
+    assert grey[0, 8:24, 14:16].min() == 1.0 and grey[0].sum() == 32 and grey[1].max() == 0
+    with pytest.raises(ValueError, match="16 or 32 px"):
+        digits.grey_levels(np.zeros((1, 8, 8, 3), np.uint8))
