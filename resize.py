@@ -169,7 +169,8 @@ def read_mnist(split="train", labels=False):
     (no download). split: "train" (60,000) or "t10k" (10,000)."""
     spec = importlib.util.find_spec("jittor_offline")
     if spec is None or not spec.submodule_search_locations:
-        raise ResizeError("--demo needs the jittor-offline package: pip install jittor-offline==0.0.7")
+        raise ResizeError("the MNIST files come with the jittor-offline package: "
+                          "pip install jittor-offline==0.0.7")
     name = f"{split}-labels-idx1-ubyte.gz" if labels else f"{split}-images-idx3-ubyte.gz"
     with gzip.open(os.path.join(spec.submodule_search_locations[0], name), "rb") as stream:
         data = stream.read()

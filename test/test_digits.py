@@ -18,12 +18,25 @@ def test_classifier_reads_real_test_digits(classifier):
     assert sum(report["per_class"]) == round(report["recognised"] * 2000)
 
 
-def test_a_collapsed_generator_shows_one_class(classifier):
+def test_a_one_class_set_is_reported_as_that_class(classifier):
     grey, labels = digits.mnist_grey("t10k")
-    one_digit = np.repeat(grey[:1], 300, axis=0)
-    report = digits.digit_report(classifier, one_digit)
-    assert report["classes_seen"] <= 1
-    assert report["recognised"] in (0.0, 1.0)
+    eights = grey[labels == 8][:300]
+    report = digits.digit_report(classifier, eights)
+    assert report["per_class"][8] >= 0.9 * sum(report["per_class"])
+    assert report["recognised"] > 0.5
+
+
+def test_a_low_resolution_checkpoint_is_a_one_line_error(tmp_path):
+    from checkpoint import save_checkpoint, to_numpy_tree
+    from conftest import NARROW
+    from model import StyledGenerator
+    from runtime import UsageError
+
+    path = str(tmp_path / "8px.model")
+    state = to_numpy_tree(StyledGenerator(**NARROW).state_dict())
+    save_checkpoint({**state, "meta": {"size": 8, "alpha": 1.0}}, path)
+    with pytest.raises(UsageError, match="8px.model: digit check needs 16 or 32 px"):
+        digits.main([path, "--count", "4"])
 
 
 def test_grey_levels_take_the_brightest_channel_and_upsample_16px():
