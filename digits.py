@@ -95,18 +95,17 @@ def digit_report(classifier, grey):
 
 
 def generated_images(path, count, seed):
-    from runtime import jt  # noqa: F401  (the offline-safe Jittor import comes first)
+    """NHWC uint8 images from the checkpoint's EMA generator at its trained size."""
     from checkpoint import load_generator, trained_resolution
-    from generate import Renderer, make_noise
-    from images import to_uint8_images
+    from generate import Renderer
+    from metrics import generated_batches
     from model import step_of_size
 
     generator, checkpoint = load_generator(path)
     size, alpha = trained_resolution(checkpoint)
     render = Renderer(generator, step_of_size(size), alpha, None, 1.0, None, batch=64)
-    rng = np.random.RandomState(seed)
-    z = rng.randn(count, generator.w_avg.shape[0]).astype(np.float32)
-    return to_uint8_images(render(z, make_noise(rng, count, render.step)))
+    batches = generated_batches(render, count, 64, np.random.RandomState(seed))
+    return np.concatenate(list(batches)).transpose(0, 2, 3, 1)
 
 
 def main(argv=None):

@@ -2,6 +2,10 @@ import numpy as np
 import pytest
 
 import digits
+from checkpoint import save_checkpoint, to_numpy_tree
+from conftest import NARROW
+from model import StyledGenerator
+from runtime import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +31,6 @@ def test_a_one_class_set_is_reported_as_that_class(classifier):
 
 
 def test_a_low_resolution_checkpoint_is_a_one_line_error(tmp_path):
-    from checkpoint import save_checkpoint, to_numpy_tree
-    from conftest import NARROW
-    from model import StyledGenerator
-    from runtime import UsageError
-
     path = str(tmp_path / "8px.model")
     state = to_numpy_tree(StyledGenerator(**NARROW).state_dict())
     save_checkpoint({**state, "meta": {"size": 8, "alpha": 1.0}}, path)
