@@ -172,7 +172,8 @@ def load_generator(path):
 
     checkpoint = read_checkpoint(path)
     state = generator_state(checkpoint, path)
-    generator = StyledGenerator(**infer_generator_config(state))
+    meta = checkpoint.get("meta") or {}
+    generator = StyledGenerator(**infer_generator_config(state), grey=bool(meta.get("grey")))
     load_state(generator, state, "generator", path)
     checkpoint["has_w_avg"] = "w_avg" in state
     return generator, checkpoint

@@ -97,6 +97,20 @@ class LmdbSource:
         return {**self.__dict__, "_env": None, "_pid": None}
 
 
+def data_roots_inside(root, depth=2):
+    """Folders below root that train.py could read (resolution folders or an LMDB)."""
+    found = []
+    for name in sorted(os.listdir(root)):
+        path = os.path.join(root, name)
+        if name.startswith(".") or name.isdigit() or not os.path.isdir(path):
+            continue
+        if folder_resolutions(path) or os.path.exists(os.path.join(path, "data.mdb")):
+            found.append(path)
+        elif depth > 1:
+            found += data_roots_inside(path, depth - 1)
+    return found
+
+
 def open_source(root):
     if not os.path.isdir(root):
         raise UsageError(f"{root}: no such data folder")
@@ -104,6 +118,11 @@ def open_source(root):
         return LmdbSource(root)
     if folder_resolutions(root):
         return FolderSource(root)
+    inside = data_roots_inside(root)
+    if inside:
+        raise UsageError(f"{root}: no resolution folders of its own (like {root}/32), but "
+                         f"{' and '.join(inside)} {'has' if len(inside) == 1 else 'have'} "
+                         f"them: did you mean {inside[0]}?")
     if list_images(root):
         raise UsageError(f"{root} holds images but no resolution folders: put them in "
                          f"{root}/<size> (e.g. {root}/128) and run python resize.py {root}/128")
@@ -144,6 +163,17 @@ class MultiResolutionDataset(Dataset):
         self.resolution = resolution
         self.set_attrs(total_len=count, batch_size=batch_size or self.batch_size,
                        drop_last=self.full_batches_only and count >= (batch_size or self.batch_size))
+
+    def looks_grey(self, count=64, tolerance=2):
+        """True when `count` images spread over the smallest resolution are all grey (R, G
+        and B within `tolerance` levels: JPEG in an LMDB may round them apart)."""
+        resolution = self.source.resolutions[0]
+        total = len(self.source.files(resolution))
+        for index in np.linspace(0, total - 1, min(count, total)).astype(int):
+            pixels = np.asarray(self.source.load(resolution, int(index)), dtype=np.int16)
+            if np.abs(np.diff(pixels, axis=-1)).max() > tolerance:
+                return False
+        return True
 
     def _missing_message(self, resolution):
         have = self.source.resolutions

@@ -126,24 +126,26 @@ def write_interpolation(images, out):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Sample and style-mixing grids from a checkpoint.")
+    parser = argparse.ArgumentParser(description="Sample and style-mixing grids from a checkpoint.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("ckpt", help="checkpoint: ours, StyleGAN-jittor's or rosinality's")
-    parser.add_argument("--size", type=int, help="resolution (default: the trained one; 128 "
-                                                 "for checkpoints of other projects)")
-    parser.add_argument("--n_row", type=int, default=5, help="rows of sample.png (default: 5)")
-    parser.add_argument("--n_col", type=int, default=5, help="columns of sample.png (default: 5)")
-    parser.add_argument("--n_mixing", type=int, default=20, help="style-mixing grids (default: 20)")
-    parser.add_argument("--truncation", type=float, default=0.7, help="psi (default: 0.7; 1 = off)")
+    parser.add_argument("--size", type=int, help="resolution; none given = the trained one "
+                                                 "(128 for checkpoints of other projects)")
+    parser.add_argument("--n_row", type=int, default=5, help="rows of sample.png")
+    parser.add_argument("--n_col", type=int, default=5, help="columns of sample.png")
+    parser.add_argument("--n_mixing", type=int, default=3, help="style-mixing grids")
+    parser.add_argument("--truncation", type=float, default=0.7, help="psi; 1 = off")
     parser.add_argument("--truncation_cutoff", type=int,
-                        help="truncate only the first N AdaIN layers (default: all; official: 8)")
+                        help="truncate only the first N AdaIN layers; none given = all "
+                             "(official: 8)")
     parser.add_argument("--mixing_range", type=int, nargs=2, default=(0, 1), metavar=("A", "B"),
-                        help="blocks that take the source's styles (default: 0 1, coarse)")
+                        help="blocks that take the source's styles (0 1: coarse)")
     parser.add_argument("--interpolate", type=int, metavar="N", help="also an N-frame latent walk GIF")
     parser.add_argument("--space", choices=["z", "w"], default="z",
-                        help="walk: spherical in z or linear in w (default: z)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed, same images (default: 0)")
+                        help="walk: spherical in z or linear in w")
+    parser.add_argument("--seed", type=int, default=0, help="same seed, same images")
     parser.add_argument("--batch", type=int, default=8, help="images per forward pass")
-    parser.add_argument("--out", default="style_mixing", help="output folder (default: style_mixing)")
+    parser.add_argument("--out", default="style_mixing", help="output folder")
     add_runtime_args(parser)
     return parser.parse_args(argv)
 
@@ -154,6 +156,28 @@ def check_counts(args):
             raise UsageError(f"--{name} {getattr(args, name)}: must be at least 1")
     if args.n_mixing < 0 or (args.interpolate is not None and args.interpolate < 2):
         raise UsageError("--n_mixing must be at least 0 and --interpolate at least 2")
+
+
+def mixing_paths(out, count):
+    return [os.path.join(out, f"sample_mixing_{j}.png") for j in range(count)]
+
+
+def summary(args, size, written, replaced):
+    """One line per kind of file written, and how many files of an earlier run were replaced."""
+    lines = [f"{size} px, truncation {args.truncation:g}, seed {args.seed}: wrote into {args.out}/",
+             f"  sample.png: {args.n_row} x {args.n_col} samples"]
+    if args.n_mixing:
+        low, high = args.mixing_range
+        names = "sample_mixing_0.png" + (f" .. sample_mixing_{args.n_mixing - 1}.png"
+                                         if args.n_mixing > 1 else "")
+        lines.append(f"  {names}: style mixing, blocks {low}-{high} from the top row's images")
+    if args.interpolate:
+        lines.append(f"  interpolation.gif and interpolation/: a {args.interpolate}-frame walk "
+                     f"in {args.space}")
+    if replaced:
+        lines.append(f"  ({replaced} of these files replaced ones from an earlier run; "
+                     f"--out DIR writes elsewhere)")
+    return "\n".join(lines)
 
 
 def main(argv=None):
@@ -167,17 +191,17 @@ def main(argv=None):
     render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),
                       args.truncation, args.truncation_cutoff, args.batch)
     written = [os.path.join(args.out, "sample.png")]
+    replaced = sum(map(os.path.exists, written + mixing_paths(args.out, args.n_mixing)))
     save_image_atomically(sample_grid(render, rng, code_dim, args.n_row, args.n_col), written[0])
-    for j in range(args.n_mixing):
-        written.append(os.path.join(args.out, f"sample_mixing_{j}.png"))
+    for path in mixing_paths(args.out, args.n_mixing):
         grid = style_mixing_grid(render, rng, code_dim, args.n_col, args.n_row, args.mixing_range)
-        save_image_atomically(grid, written[-1])
+        save_image_atomically(grid, path)
+        written.append(path)
     if args.interpolate:
         write_interpolation(latent_walk(render, rng, code_dim, args.interpolate, args.space),
                             args.out)
         written.append(os.path.join(args.out, "interpolation.gif"))
-    print(f"{4 * 2**step} px: wrote {', '.join(written[:3])}"
-          f"{f' and {len(written) - 3} more' if len(written) > 3 else ''}")
+    print(summary(args, 4 * 2**step, written, replaced))
     return written
 
 

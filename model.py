@@ -268,10 +268,19 @@ def fading(step, alpha):
     return step > 0 and 0 <= alpha < 1
 
 
-class Generator(nn.Module):
-    """The synthesis network: per-resolution styled blocks and 1x1 to_rgb layers."""
+def grey_image(rgb):
+    """The mean of the three channels in each: what a generator for greyscale data draws."""
+    return rgb.mean(1, keepdims=True).broadcast(rgb.shape)
 
-    def __init__(self, style_dim=512, width=512, fused=True):
+
+class Generator(nn.Module):
+    """The synthesis network: per-resolution styled blocks and 1x1 to_rgb layers.
+
+    With grey=True the three to_rgb outputs are averaged (same weights, same file layout):
+    on greyscale data a colour cast is then impossible rather than something to unlearn."""
+
+    def __init__(self, style_dim=512, width=512, fused=True, grey=False):
+        self.grey = grey
         channels = scaled_channels(width)
         blocks = [StyledConvBlock(channels[0], channels[0], style_dim, initial=True)]
         for step in range(1, N_BLOCKS):
@@ -290,7 +299,7 @@ class Generator(nn.Module):
         rgb = self.to_rgb[step](out)
         if fading(step, alpha):
             rgb = fade(upsample_nearest(self.to_rgb[step - 1](previous)), rgb, alpha)
-        return rgb
+        return grey_image(rgb) if self.grey else rgb
 
 
 def crossover_styles(styles, step, mixing_range=(-1, -1)):
@@ -314,8 +323,8 @@ class StyledGenerator(nn.Module):
     average of w tracked during training, used as the truncation centre when set.
     """
 
-    def __init__(self, code_dim=512, n_mlp=8, width=512, fused=True):
-        self.generator = Generator(code_dim, width, fused)
+    def __init__(self, code_dim=512, n_mlp=8, width=512, fused=True, grey=False):
+        self.generator = Generator(code_dim, width, fused, grey)
         layers = [PixelNorm()]
         for _ in range(n_mlp):
             layers += [EqualLinear(code_dim, code_dim), LeakyReLU()]

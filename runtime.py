@@ -6,6 +6,7 @@ nvcc has no driver behind it), keeps oneDNN on for CPU convolutions, quiets
 Jittor's compile logs unless `--verbose` is given, and offers the device switch,
 the seeding helper and the one-line error handling every CLI shares.
 """
+import atexit
 import ctypes
 import os
 import random
@@ -41,20 +42,112 @@ def _prepare_environment():
         os.environ.setdefault(flag, "0")
     if not verbose:
         os.environ.setdefault("log_silent", "1")
+    return verbose
 
 
-def _announce_slow_import():
-    print("Jittor is compiling its core (once per installation, about 4 minutes on 2 cores; "
-          "cached in ~/.cache/jittor) ...", file=sys.stderr, flush=True)
+def _running_our_script():
+    """True when the main program is one of this project's scripts (not pytest or a REPL):
+    only then is the process's stderr ours to rearrange."""
+    main_file = getattr(sys.modules.get("__main__"), "__file__", None) or ""
+    here = os.path.dirname(os.path.abspath(__file__))
+    return os.path.dirname(os.path.abspath(main_file)) == here
 
 
-_prepare_environment()
-_slow_import = threading.Timer(10, _announce_slow_import)  # only a first import takes this long
-_slow_import.daemon = True
-_slow_import.start()
-import jittor as jt  # noqa: E402  (must follow the environment set-up above)
+METER_PREFIX = b"Compiling Operators("
 
-_slow_import.cancel()
+# Runs in a child process that owns the real stderr. Jittor's C++ core writes a
+# "Compiling Operators(i/n)" meter straight to file descriptor 2 whenever compiling takes
+# over 2 s; each burst of meters becomes one line, everything else passes unchanged.
+_STDERR_FILTER = r"""
+import os, re, signal
+signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the trainer; keep its last words
+meter = re.compile(rb"Compiling Operators\((\d+)/(\d+)\) used: *([0-9.e+]+)s")
+held, blank_lines = b"", 0
+while True:
+    chunk = os.read(0, 65536)
+    if not chunk:
+        break
+    *lines, held = (held + chunk).split(b"\n")
+    for line in lines:
+        burst = meter.findall(line)
+        if burst:
+            count, seconds = burst[-1][1], burst[-1][2]
+            os.write(1, b"(jittor compiled %s operators in %ss, cached for next time)\n"
+                     % (count, seconds))
+            blank_lines = 0  # Jittor opens each burst with an empty line
+        elif not line.strip():
+            blank_lines += 1
+        else:
+            os.write(1, b"\n" * blank_lines + line + b"\n")
+            blank_lines = 0
+if held:
+    os.write(1, held)
+"""
+
+
+def _filter_cpp_stderr():
+    """Python keeps writing to the terminal (sys.stderr moves to a copy of fd 2, so tqdm and
+    tracebacks are untouched); fd 2, where only C++ and child processes write, goes through
+    the filter."""
+    import subprocess
+
+    terminal = os.dup(2)
+    sys.stderr.flush()
+    sys.stderr = os.fdopen(terminal, "w", buffering=1, errors="backslashreplace")
+    filter_process = subprocess.Popen([sys.executable, "-c", _STDERR_FILTER],
+                                      stdin=subprocess.PIPE, stdout=terminal)
+    os.dup2(filter_process.stdin.fileno(), 2)
+    filter_process.stdin.close()
+
+    def let_filter_finish():  # so its last lines come before the shell prompt
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        try:
+            filter_process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            pass
+
+    atexit.register(let_filter_finish)
+
+
+def _announce_slow_import(stream):
+    stream.write("Jittor is compiling its core (once per installation, about 4 minutes on 2 "
+                 "cores; cached in ~/.cache/jittor) ...\n")
+    stream.flush()
+
+
+def _import_jittor(verbose):
+    """Import Jittor; without --verbose, what its first-time set-up prints on stdout (the
+    oneDNN download/test chatter) is kept back and shown only if the import fails."""
+    if verbose:
+        import jittor
+        return jittor
+    import tempfile
+
+    slow_import = threading.Timer(10, _announce_slow_import, [sys.stderr])
+    slow_import.daemon = True  # only a first import takes this long
+    sys.stdout.flush()
+    saved_stdout = os.dup(1)
+    with tempfile.TemporaryFile() as chatter:
+        os.dup2(chatter.fileno(), 1)
+        slow_import.start()
+        try:
+            import jittor
+        except BaseException:
+            os.dup2(saved_stdout, 1)
+            chatter.seek(0)
+            sys.stderr.write(chatter.read().decode(errors="replace"))
+            raise
+        finally:
+            slow_import.cancel()
+            os.dup2(saved_stdout, 1)
+            os.close(saved_stdout)
+    return jittor
+
+
+_verbose = _prepare_environment()
+if not _verbose and _running_our_script():
+    _filter_cpp_stderr()
+jt = _import_jittor(_verbose)
 
 _device_announced = False
 
@@ -88,7 +181,7 @@ def seed_everything(seed):
 
 def add_runtime_args(parser):
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
-                        help="where to run (default: auto = CUDA if usable, else CPU)")
+                        help="where to run; auto = CUDA if usable, else the CPU")
     parser.add_argument("--verbose", action="store_true", help="show Jittor's compile logs")
 
 

@@ -23,6 +23,7 @@ from dataset import MultiResolutionDataset, infinite_batches
 from images import image_grid, save_image_atomically
 from losses import LOSSES, discriminator_loss, generator_loss
 from model import Discriminator, StyledGenerator, step_of_size
+from plot import TrainingCurves, draw_training_plot, read_log
 
 # rosinality's --sched: learning rate and batch size per resolution
 SCHED_LR = {128: 0.0015, 256: 0.002, 512: 0.003, 1024: 0.003}
@@ -122,7 +123,8 @@ class TrainingState:
 
     def __init__(self, args):
         self.args = args
-        config = dict(code_dim=args.code_dim, n_mlp=args.n_mlp, width=args.width)
+        config = dict(code_dim=args.code_dim, n_mlp=args.n_mlp, width=args.width,
+                      grey=args.colour == "grey")
         self.generator = StyledGenerator(**config)
         self.discriminator = Discriminator(from_rgb_activate=not args.no_from_rgb_activate,
                                            width=args.width, stddev_group=args.stddev_group)
@@ -136,10 +138,11 @@ class TrainingState:
         self.iteration = 0
 
     def meta(self):
-        """What generate.py needs to know: the size and alpha the model is at."""
+        """What generate.py needs to know: the size and alpha the model is at, and whether
+        it draws grey images."""
         plan = plan_for(self)
         return {"size": plan.resolution, "step": plan.step, "alpha": plan.alpha,
-                "iteration": self.iteration}
+                "iteration": self.iteration, "grey": self.args.colour == "grey"}
 
     def to_checkpoint(self):
         return {"generator": self.generator.state_dict(),
@@ -248,7 +251,8 @@ def check_finite(losses, iteration):
 
 
 class Reporter:
-    """The tqdm bar and the JSONL log, on rank 0 only; figures fetched every log_every."""
+    """The tqdm bar, the JSONL log and its plot, on rank 0 only; figures fetched every
+    log_every, the plot redrawn with every sample grid."""
 
     def __init__(self, state):
         self.enabled = jt.rank == 0
@@ -257,6 +261,10 @@ class Reporter:
         self.bar = tqdm(initial=state.iteration, total=args.iters, disable=not self.enabled,
                         dynamic_ncols=True)
         self.log_path = os.path.join(args.checkpoint_dir, "log.jsonl")
+        self.plot_path = os.path.join(args.sample_dir, "plot.png")
+        # a resumed run's plot shows the whole run
+        self.curves = (read_log(self.log_path) if self.enabled and os.path.exists(self.log_path)
+                       else TrainingCurves())
         self.last_time, self.last_samples = time.time(), state.used_samples
 
     def update(self, plan, d_loss, g_loss, penalty):
@@ -278,13 +286,18 @@ class Reporter:
                   "lr": plan.lr, **losses, "img_per_s": speed, "time": now}
         with open(self.log_path, "a") as log:
             log.write(json.dumps(record) + "\n")
+        self.curves.add(record)
+
+    def draw_plot(self):
+        if self.enabled and len(self.curves):
+            draw_training_plot(self.curves, self.plot_path)
 
     def close(self):
         self.bar.close()
 
 
-def save_outputs(state, plan, previous_plan, d_loss, g_loss):
-    """Samples, periodic checkpoints and phase-end checkpoints (rank 0 writes)."""
+def save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss):
+    """Samples and the plot, periodic checkpoints and phase-end checkpoints (rank 0 writes)."""
     args, iteration = state.args, state.iteration
     saving = iteration % args.save_every == 0 or plan.phase != previous_plan.phase
     if saving:  # never write a diverged state over a good one
@@ -293,6 +306,7 @@ def save_outputs(state, plan, previous_plan, d_loss, g_loss):
         return
     if iteration % args.sample_every == 0:
         save_samples(state, plan, os.path.join(args.sample_dir, f"{iteration:06d}.png"))
+        reporter.draw_plot()
     if plan.phase != previous_plan.phase:
         step_index = step_of_size(args.init_size) + plan.phase
         save_checkpoint(state.to_checkpoint(),
@@ -328,7 +342,7 @@ def train(state, dataset):
             state.iteration += 1
             reporter.update(plan, d_loss, g_loss, penalty)
             previous_plan, plan = plan, plan_for(state)
-            save_outputs(state, plan, previous_plan, d_loss, g_loss)
+            save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss)
             last_losses = {"d_loss": d_loss, "g_loss": g_loss}
         if last_losses:
             check_finite(fetch_losses(last_losses), state.iteration)
@@ -341,21 +355,24 @@ def train(state, dataset):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="Progressive-growing StyleGAN training.")
+    parser = argparse.ArgumentParser(description="Progressive-growing StyleGAN training.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("path", help="data root: resolution folders (data/8, data/16, ...) or LMDB")
-    parser.add_argument("--init_size", type=int, default=8, help="first resolution (default: 8)")
-    parser.add_argument("--max_size", type=int, help="last resolution (default: largest in PATH)")
+    parser.add_argument("--init_size", type=int, default=8, help="first resolution")
+    parser.add_argument("--max_size", type=int,
+                        help="last resolution; none given = the largest in PATH")
     parser.add_argument("--phase", type=int, default=600_000,
                         help="samples to fade in a resolution, and as many to stabilise it")
-    parser.add_argument("--lr", type=float, default=0.001, help="learning rate (default: 0.001)")
+    parser.add_argument("--lr", type=float, default=0.001, help="learning rate")
     parser.add_argument("--batch", type=int, default=32, help="batch size without --sched")
     parser.add_argument("--sched", action="store_true",
                         help="per-resolution learning rates and batch sizes (rosinality's)")
     parser.add_argument("--mixing", dest="mixing", action="store_true", default=True,
-                        help="style mixing regularisation, probability 0.9 (default)")
-    parser.add_argument("--no_mixing", dest="mixing", action="store_false")
-    parser.add_argument("--loss", choices=LOSSES, default="r1", help="GAN loss (default: r1)")
-    parser.add_argument("--r1_gamma", type=float, default=10.0, help="R1 weight (default: 10)")
+                        help="style mixing regularisation, probability 0.9")
+    parser.add_argument("--no_mixing", dest="mixing", action="store_false",
+                        help="no style mixing regularisation")
+    parser.add_argument("--loss", choices=LOSSES, default="r1", help="GAN loss")
+    parser.add_argument("--r1_gamma", type=float, default=10.0, help="R1 weight")
     parser.add_argument("--ckpt", help="checkpoint to resume from (ours: exact; others: weights)")
     parser.add_argument("--no_from_rgb_activate", action="store_true",
                         help="no LeakyReLU after from_rgb (rosinality's default has one)")
@@ -366,17 +383,23 @@ def parse_args(argv=None):
     parser.add_argument("--stddev_group", type=int, default=0,
                         help="minibatch-stddev group size; 0 = whole batch, 4 = official")
     parser.add_argument("--ema_decay", type=float, default=EMA_DECAY,
-                        help="EMA generator decay per iteration (default: 0.999, as both "
-                             "projects; lower it for runs of a few thousand iterations)")
-    parser.add_argument("--seed", type=int, default=0)
+                        help="EMA generator decay per iteration (both projects' value; lower "
+                             "it for runs of a few thousand iterations)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--iters", type=int, default=3_000_000, help="iterations to stop at")
-    parser.add_argument("--sample_every", type=int, default=100)
-    parser.add_argument("--save_every", type=int, default=10_000)
-    parser.add_argument("--log_every", type=int, default=10)
+    parser.add_argument("--sample_every", type=int, default=100,
+                        help="iterations between sample grids (and plots)")
+    parser.add_argument("--save_every", type=int, default=10_000,
+                        help="iterations between checkpoints")
+    parser.add_argument("--log_every", type=int, default=10,
+                        help="iterations between log lines")
     parser.add_argument("--workers", type=int, default=2, help="data loading processes")
     parser.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
-    parser.add_argument("--checkpoint_dir", default="checkpoint")
-    parser.add_argument("--sample_dir", default="sample")
+    parser.add_argument("--colour", choices=("auto", "rgb", "grey"), default="auto",
+                        help="grey: the generator draws grey images; auto: grey when the data "
+                             "is greyscale")
+    parser.add_argument("--checkpoint_dir", default="checkpoint", help="where checkpoints go")
+    parser.add_argument("--sample_dir", default="sample", help="where sample grids go")
     add_runtime_args(parser)
     args = parser.parse_args(argv)
     explicit = {key for key, value in vars(args).items()
@@ -429,6 +452,11 @@ def main(argv=None):
     dataset = MultiResolutionDataset(args.path, batch_size=args.batch, num_workers=args.workers,
                                      flip=not args.no_flip, seed=args.seed)
     validate(args, dataset)
+    if args.colour == "auto":
+        args.colour = "grey" if dataset.looks_grey() else "rgb"
+        if args.colour == "grey" and jt.rank == 0:
+            print(f"{args.path}: greyscale images, so the generator draws grey "
+                  f"(--colour rgb to draw colour)", file=sys.stderr)
     state = TrainingState(args)
     if args.ckpt:
         message = state.restore(checkpoint, args.ckpt)

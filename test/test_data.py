@@ -1,5 +1,6 @@
 import hashlib
 import os
+import re
 
 import numpy as np
 import pytest
@@ -194,6 +195,9 @@ def test_missing_resolution_names_the_fix(demo, tmp_path):
         MultiResolutionDataset(str(tmp_path / "nowhere"))
     with pytest.raises(UsageError, match="holds images but no resolution folders"):
         MultiResolutionDataset(os.path.join(demo, "32"))
+    parent = os.path.dirname(demo)  # as after the README demo: data/demo holds the folders
+    with pytest.raises(UsageError, match=f"did you mean {re.escape(demo)}\\?"):
+        MultiResolutionDataset(parent)
 
 
 def test_loader_worker_error_is_one_line_not_a_hang(demo):
@@ -208,3 +212,15 @@ def test_loader_worker_error_is_one_line_not_a_hang(demo):
         batches.close()
     finally:
         os.remove(bad)
+
+
+def test_greyscale_data_is_recognised(demo, tmp_path):
+    assert MultiResolutionDataset(demo, 8).looks_grey()
+    colour = tmp_path / "colour" / "8"
+    colour.mkdir(parents=True)
+    for index in range(5):
+        pixels = np.full((8, 8, 3), 100, np.uint8)
+        if index == 3:  # one image of five with a tinted pixel is enough to say colour
+            pixels[2, 2] = (100, 104, 100)
+        Image.fromarray(pixels).save(colour / f"{index}.png")
+    assert not MultiResolutionDataset(str(tmp_path / "colour"), 8).looks_grey()

@@ -47,6 +47,17 @@ def test_grids_have_exact_sizes(generator_files, tmp_path):
     assert (mixing[2:10, 2:10] == 0).all()  # the empty corner cell is black
 
 
+def test_says_what_it_wrote_and_what_it_replaced(generator_files, tmp_path, capsys):
+    written = run(generator_files["ours"], tmp_path, "--n_row", "1", "--n_col", "1", "--size", "8")
+    assert len(written) == 1 + 3  # three mixing grids by default, as the README demo writes
+    said = capsys.readouterr().out
+    assert f"into {tmp_path}/" in said and "sample_mixing_0.png .. sample_mixing_2.png" in said
+    assert "replaced" not in said
+    run(generator_files["ours"], tmp_path, "--n_row", "1", "--n_col", "1", "--size", "8",
+        "--n_mixing", "1")
+    assert "2 of these files replaced ones from an earlier run" in capsys.readouterr().out
+
+
 def test_default_size_is_the_trained_one(generator_files, tmp_path):
     run(generator_files["ours"], tmp_path, "--n_row", "1", "--n_col", "1", "--n_mixing", "0")
     assert Image.open(tmp_path / "sample.png").size == (16 + 4, 16 + 4)

@@ -229,3 +229,16 @@ def test_model_code_never_syncs_with_the_host():
     source = inspect.getsource(model)
     for call in (".numpy()", ".item()", ".data", ".sync("):
         assert call not in source
+
+
+def test_grey_generator_averages_the_same_weights():
+    rgb, grey = StyledGenerator(**NARROW), StyledGenerator(**NARROW, grey=True)
+    assert list(grey.state_dict()) == list(rgb.state_dict())
+    grey.load_state_dict(rgb.state_dict())
+    z = randn(2, NARROW["code_dim"])
+    noise = [randn(2, 1, 4 * 2**b, 4 * 2**b, seed=b) for b in range(3)]
+    colour = rgb(z, noise=noise, step=2, alpha=0.5).numpy()
+    drawn = grey(z, noise=noise, step=2, alpha=0.5).numpy()
+    assert np.abs(colour[:, 0] - colour[:, 1]).max() > 1e-3
+    for channel in range(3):
+        assert np.abs(drawn[:, channel] - colour.mean(1)).max() < 1e-5

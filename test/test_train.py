@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import train
-from checkpoint import read_checkpoint, save_checkpoint
+from checkpoint import load_generator, read_checkpoint, save_checkpoint
 from conftest import ROOT, randn
 from losses import LOSSES, discriminator_loss, generator_loss
 from model import Discriminator
@@ -109,7 +109,8 @@ def test_tiny_run_writes_samples_checkpoints_and_log(demo_data, tmp_path):
     state = run_train(demo_data, tmp_path, "--iters", "30", "--sample_every", "10",
                       "--save_every", "15")
     assert (state.iteration, state.used_samples) == (30, 120)
-    assert sorted(os.listdir(tmp_path / "sample")) == ["000010.png", "000020.png", "000030.png"]
+    assert sorted(os.listdir(tmp_path / "sample")) == ["000010.png", "000020.png", "000030.png",
+                                                        "plot.png"]
     names = sorted(os.listdir(tmp_path / "checkpoint"))
     assert names == ["000015.model", "000030.model", "last.model", "log.jsonl",
                      "train_step-2.model"]  # 8 -> 16 px after 2 x 40 samples
@@ -120,6 +121,13 @@ def test_tiny_run_writes_samples_checkpoints_and_log(demo_data, tmp_path):
     assert all(np.isfinite(r["d_loss"]) and r["penalty"] > 0 for r in log)
     ema = read_checkpoint(str(tmp_path / "checkpoint" / "000030.model"))
     assert ema["meta"]["size"] == 16 and "style.1.linear.weight_orig" in ema
+    # the demo digits are greyscale: --colour auto trained a grey generator, and loading
+    # the file gives one back
+    assert state.args.colour == "grey" and ema["meta"]["grey"] is True
+    generator, _ = load_generator(str(tmp_path / "checkpoint" / "000030.model"))
+    images = generator(randn(3, 16), step=2).numpy()
+    assert images.std() > 0 and np.array_equal(images[:, 0], images[:, 1]) \
+        and np.array_equal(images[:, 0], images[:, 2])
     from PIL import Image
 
     sample = Image.open(tmp_path / "sample" / "000030.png")

@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import plot
+from runtime import UsageError
+
+
+def record(iteration, size=8):
+    return {"iteration": iteration, "size": size, "d_loss": 1.0 + iteration, "g_loss": -iteration,
+            "penalty": 0.5, "img_per_s": 100.0}
+
+
+def test_curves_keep_a_fixed_footprint_and_the_mean(monkeypatch):
+    monkeypatch.setattr(plot, "MAX_POINTS", 8)
+    curves = plot.TrainingCurves()
+    for i in range(1, 1001):
+        curves.add(record(i, size=8 if i <= 600 else 16))
+    assert len(curves) < 2 * 8 + 2
+    columns = curves.columns()
+    # merging averages neighbours: the mean over the run is kept (all rows weigh the same
+    # except the last, still-filling one)
+    assert abs(np.mean(columns["d_loss"][:-1]) - np.mean(columns["iteration"][:-1]) - 1) < 1e-9
+    assert columns["iteration"][0] < 70 and columns["iteration"][-1] > 930
+    assert list(np.unique(columns["size"])) == [8, 16]
+    assert (np.diff(columns["iteration"]) > 0).all()
+
+
+def test_plot_from_a_log_file_marks_resolutions(tmp_path):
+    log = tmp_path / "log.jsonl"
+    lines = [json.dumps(record(i * 10, 8 if i < 20 else 16)) for i in range(1, 41)]
+    log.write_text("\n".join(lines) + "\n{\"iteration\": 41")  # a line cut short by a crash
+    out = plot.main([str(log)])
+    assert out == str(tmp_path / "log.png")
+    image = np.asarray(Image.open(out).convert("RGB")).astype(int)
+    assert image.shape == (3 * 200, 900, 3)
+    d_colour, g_colour = np.array(plot.PANELS[0][2][0]), np.array(plot.PANELS[0][2][1])
+    top_panel = image[:200]
+    # d_loss rises, g_loss falls: the red curve ends higher (smaller y) than it starts
+    red_rows = [np.flatnonzero((np.abs(top_panel[:, x] - d_colour).sum(1) == 0))
+                for x in (75, 875)]
+    assert len(red_rows[0]) and len(red_rows[1]) and red_rows[1].mean() < red_rows[0].mean()
+    blue_rows = [np.flatnonzero((np.abs(top_panel[:, x] - g_colour).sum(1) == 0))
+                 for x in (75, 875)]
+    assert blue_rows[1].mean() > blue_rows[0].mean()
+    # a dotted grey line where 16 px starts, about half way along
+    grey = (np.abs(image[30:170] - 150).sum(2) == 0).sum(0)
+    assert 400 < int(np.argmax(grey)) < 520
+
+
+def test_plot_cli_errors_are_one_line(tmp_path):
+    with pytest.raises(UsageError, match="cannot read"):
+        plot.main([str(tmp_path / "missing.jsonl")])
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("not json\n")
+    with pytest.raises(UsageError, match="no training records"):
+        plot.main([str(empty)])

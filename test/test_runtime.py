@@ -1,0 +1,33 @@
+import re
+import subprocess
+import sys
+
+import pytest
+
+import runtime
+import train
+
+
+def filtered(stream_bytes):
+    """What the user sees of bytes Jittor's C++ side writes to file descriptor 2."""
+    return subprocess.run([sys.executable, "-c", runtime._STDERR_FILTER], input=stream_bytes,
+                          capture_output=True, check=True).stdout
+
+
+def test_compile_meters_become_one_line_and_the_rest_passes():
+    burst = (b"\nCompiling Operators(7/171) used: 3.32s eta: 77.8s "
+             b"\rCompiling Operators(171/171) used: 81.6s eta:    0s \r\n")
+    said = filtered(b"first line\n" + burst + b"\nan error from C++\nno newline at the end")
+    assert said == (b"first line\n(jittor compiled 171 operators in 81.6s, cached for next time)\n"
+                    b"\nan error from C++\nno newline at the end")
+    assert filtered(b"plain\n\n\nlines\n") == b"plain\n\n\nlines\n"
+
+
+def test_train_help_shows_every_default(capsys):
+    with pytest.raises(SystemExit):
+        train.parse_args(["--help"])
+    text = re.sub(r"\s+", " ", capsys.readouterr().out)
+    for option, default in (("--phase", "600000"), ("--batch", "32"), ("--width", "512"),
+                            ("--code_dim", "512"), ("--iters", "3000000"),
+                            ("--sample_every", "100"), ("--colour", "auto")):
+        assert re.search(re.escape(option) + r" \S+ .*?\(default: " + default + r"\)", text), option
