@@ -371,8 +371,11 @@ def parse_args(argv=None):
                         help="style mixing regularisation, probability 0.9")
     parser.add_argument("--no_mixing", dest="mixing", action="store_false",
                         help="no style mixing regularisation")
-    parser.add_argument("--loss", choices=LOSSES, default="r1", help="GAN loss")
-    parser.add_argument("--r1_gamma", type=float, default=10.0, help="R1 weight")
+    parser.add_argument("--loss", choices=LOSSES, default="wgan-gp",
+                        help="GAN loss; wgan-gp as rosinality (short runs on small data stay "
+                             "diverse), r1 as the official FFHQ training")
+    parser.add_argument("--r1_gamma", type=float, default=10.0,
+                        help="R1 weight (the official FFHQ value)")
     parser.add_argument("--ckpt", help="checkpoint to resume from (ours: exact; others: weights)")
     parser.add_argument("--no_from_rgb_activate", action="store_true",
                         help="no LeakyReLU after from_rgb (rosinality's default has one)")

@@ -240,4 +240,4 @@ def test_two_mpi_ranks_train_in_step(demo_data, tmp_path):
     log = [json.loads(line) for line in open(tmp_path / "checkpoint" / "log.jsonl")]
     assert [r["iteration"] for r in log] == [5, 10]  # one writer
     assert log[-1]["used_samples"] == 40 and log[-1]["size"] == 16
-    assert os.listdir(tmp_path / "sample") == ["000010.png"]
+    assert sorted(os.listdir(tmp_path / "sample")) == ["000010.png", "plot.png"]  # rank 0 only
