@@ -91,11 +91,18 @@ def _filter_cpp_stderr():
     the filter."""
     import subprocess
 
-    terminal = os.dup(2)
+    try:
+        terminal = os.dup(2)
+    except OSError:  # no stderr at all
+        return
+    try:
+        filter_process = subprocess.Popen([sys.executable, "-c", _STDERR_FILTER],
+                                          stdin=subprocess.PIPE, stdout=terminal)
+    except OSError:  # no filter, then: Jittor's meters show as they are
+        os.close(terminal)
+        return
     sys.stderr.flush()
     sys.stderr = os.fdopen(terminal, "w", buffering=1, errors="backslashreplace")
-    filter_process = subprocess.Popen([sys.executable, "-c", _STDERR_FILTER],
-                                      stdin=subprocess.PIPE, stdout=terminal)
     os.dup2(filter_process.stdin.fileno(), 2)
     filter_process.stdin.close()
 
