@@ -53,8 +53,6 @@ def _running_our_script():
     return os.path.dirname(os.path.abspath(main_file)) == here
 
 
-METER_PREFIX = b"Compiling Operators("
-
 # Runs in a child process that owns the real stderr. Jittor's C++ core writes a
 # "Compiling Operators(i/n)" meter straight to file descriptor 2 whenever compiling takes
 # over 2 s; each burst of meters becomes one line, everything else passes unchanged.
@@ -140,7 +138,6 @@ def _import_jittor(verbose):
         try:
             import jittor
         except BaseException:
-            os.dup2(saved_stdout, 1)
             chatter.seek(0)
             sys.stderr.write(chatter.read().decode(errors="replace"))
             raise

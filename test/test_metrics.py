@@ -1,5 +1,6 @@
 """Metrics: FID maths, the Inception and LPIPS ports against their original frameworks'
-outputs (test/data/*_reference.npz, made once by test/make_reference_outputs.py), and PPL."""
+outputs (test/data/*_reference.npz, made once outside the project: docs/reference_outputs.md),
+and PPL."""
 import importlib.util
 import os
 

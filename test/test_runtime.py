@@ -5,6 +5,7 @@ import sys
 import pytest
 
 import runtime
+from conftest import ROOT
 import train
 
 
@@ -31,3 +32,23 @@ def test_train_help_shows_every_default(capsys):
                             ("--code_dim", "512"), ("--iters", "3000000"),
                             ("--sample_every", "100"), ("--colour", "auto")):
         assert re.search(re.escape(option) + r" \S+ .*?\(default: " + default + r"\)", text), option
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_first_import_chatter_is_kept_back_unless_the_import_fails(tmp_path, fails):
+    """A stand-in jittor that prints as the real one's first-time set-up does (Python prints
+    and a child process writing to fd 1)."""
+    (tmp_path / "jittor.py").write_text(
+        "import os\nprint('Using offline jittor x.tgz', flush=True)\n"
+        "os.system('echo Example passed on CPU.')\n"
+        + ("raise ImportError('no compiler')\n" if fails else ""))
+    script = ("import sys; sys.path[:0] = [%r, %r]; import runtime; print('after import')"
+              % (str(tmp_path), ROOT))
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    if fails:
+        assert result.returncode != 0 and "ImportError: no compiler" in result.stderr
+        assert "Using offline jittor" in result.stderr and "Example passed" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == "after import\n"
+        assert "Using offline" not in result.stderr and "Example" not in result.stderr
