@@ -162,7 +162,7 @@ def mixing_paths(out, count):
     return [os.path.join(out, f"sample_mixing_{j}.png") for j in range(count)]
 
 
-def summary(args, size, written, replaced):
+def summary(args, size, replaced):
     """One line per kind of file written, and how many files of an earlier run were replaced."""
     lines = [f"{size} px, truncation {args.truncation:g}, seed {args.seed}: wrote into {args.out}/",
              f"  sample.png: {args.n_row} x {args.n_col} samples"]
@@ -191,7 +191,8 @@ def main(argv=None):
     render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),
                       args.truncation, args.truncation_cutoff, args.batch)
     written = [os.path.join(args.out, "sample.png")]
-    replaced = sum(map(os.path.exists, written + mixing_paths(args.out, args.n_mixing)))
+    gif = [os.path.join(args.out, "interpolation.gif")] if args.interpolate else []
+    replaced = sum(map(os.path.exists, written + mixing_paths(args.out, args.n_mixing) + gif))
     save_image_atomically(sample_grid(render, rng, code_dim, args.n_row, args.n_col), written[0])
     for path in mixing_paths(args.out, args.n_mixing):
         grid = style_mixing_grid(render, rng, code_dim, args.n_col, args.n_row, args.mixing_range)
@@ -200,8 +201,8 @@ def main(argv=None):
     if args.interpolate:
         write_interpolation(latent_walk(render, rng, code_dim, args.interpolate, args.space),
                             args.out)
-        written.append(os.path.join(args.out, "interpolation.gif"))
-    print(summary(args, 4 * 2**step, written, replaced))
+        written += gif
+    print(summary(args, 4 * 2**step, replaced))
     return written
 
 

@@ -51,11 +51,16 @@ class TrainingCurves:
 
 
 def merged(rows):
-    """One row for several: the mean of each figure, and the largest resolution."""
+    """One row for several: the mean of each figure over the rows that have it (NaN where
+    none has), and the largest resolution."""
     table = np.array(rows, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        row = np.nanmean(table, 0) if np.isfinite(table).any() else table[0]
-    row[COLUMNS.index("size")] = np.nanmax(table[:, COLUMNS.index("size")])
+    finite = np.isfinite(table)
+    counts = finite.sum(0)
+    row = np.where(finite, table, 0).sum(0) / np.maximum(counts, 1)
+    row[counts == 0] = np.nan
+    sizes = table[:, COLUMNS.index("size")]
+    sizes = sizes[np.isfinite(sizes)]
+    row[COLUMNS.index("size")] = sizes.max() if sizes.size else np.nan
     return list(row)
 
 

@@ -455,6 +455,8 @@ def main(argv=None):
     dataset = MultiResolutionDataset(args.path, batch_size=args.batch, num_workers=args.workers,
                                      flip=not args.no_flip, seed=args.seed)
     validate(args, dataset)
+    if args.colour == "auto" and "progress" in checkpoint:  # ours, from before --colour
+        args.colour = "grey" if checkpoint.get("meta", {}).get("grey") else "rgb"
     if args.colour == "auto":
         args.colour = "grey" if dataset.looks_grey() else "rgb"
         if args.colour == "grey" and jt.rank == 0:

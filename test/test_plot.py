@@ -61,3 +61,17 @@ def test_plot_cli_errors_are_one_line(tmp_path):
     empty.write_text("not json\n")
     with pytest.raises(UsageError, match="no training records"):
         plot.main([str(empty)])
+
+
+def test_a_figure_missing_from_the_log_is_left_blank(tmp_path):
+    import warnings
+
+    curves = plot.TrainingCurves()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "mean of empty slice" noise in a training log
+        for i in range(1, 4):
+            curves.add({"iteration": i, "size": 8, "d_loss": 0.5, "g_loss": 1.0})
+        assert np.isnan(plot.merged(curves.rows)[plot.COLUMNS.index("penalty")])
+        assert np.isnan(curves.columns()["img_per_s"]).all()
+        plot.draw_training_plot(curves, str(tmp_path / "p.png"))
+    assert Image.open(tmp_path / "p.png").size == (900, 600)

@@ -173,6 +173,19 @@ def test_resume_restores_everything_exactly(demo_data, tmp_path):
     assert resumed.g_optimizer.n_step == 16
 
 
+def test_resuming_a_checkpoint_from_before_colour_keeps_rgb(demo_data, tmp_path):
+    run_train(demo_data, tmp_path, "--iters", "2", "--save_every", "2")
+    path = str(tmp_path / "checkpoint" / "last.model")
+    old = read_checkpoint(path)
+    assert old["args"]["colour"] == "grey"  # the demo digits are grey
+    del old["args"]["colour"], old["meta"]["grey"]
+    save_checkpoint(old, path)
+    resumed = train.main([demo_data, "--ckpt", path, "--iters", "3", "--workers", "0",
+                          "--checkpoint_dir", str(tmp_path / "checkpoint"),
+                          "--sample_dir", str(tmp_path / "sample")])
+    assert resumed.args.colour == "rgb" and not resumed.generator.generator.grey
+
+
 def test_ema_only_and_foreign_checkpoints_start_fresh_parts(demo_data, tmp_path):
     state = run_train(demo_data, tmp_path, "--iters", "5", "--save_every", "5")
     ema_only = str(tmp_path / "checkpoint" / "000005.model")
