@@ -4,8 +4,9 @@
   in jt.save's container (pickle + sha1 + trailer), written atomically;
 - StyleGAN-jittor: `jt.save` of a state_dict (FFHQ_80000.model) or of a train_step dict;
   its state_dicts carry the computed equalised `weight` next to every `weight_orig`;
-- rosinality: `torch.save` files (legacy or zip), read by pytorch_format without torch;
+- rosinality: `torch.save` files (legacy or zip), read by formats.pytorch without torch;
   its Blur modules store their kernels as `weight` / `weight_flip` buffers.
+Every pickle goes through formats.safe_pickle: nothing in a file can run code.
 """
 import hashlib
 import os
@@ -14,7 +15,9 @@ import pickle
 import numpy as np
 
 from runtime import UsageError, jt
-from pytorch_format import TorchFormatError, is_torch_file, read_torch_file
+from formats.pytorch import is_torch_file, read_torch_file
+from formats.official import OFFICIAL_GLOBALS
+from formats.safe_pickle import FileFormatError, load_pickle
 
 JT_SAVE_TRAILER = b"HCAJSLHD"
 # entries a checkpoint may lack: then they keep their initial value
@@ -58,9 +61,9 @@ def _read_jittor_pickle(path):
         if hashlib.sha1(payload).digest() != checksum:
             raise UsageError(f"{path}: checkpoint is corrupt or truncated (checksum mismatch)")
     try:
-        return pickle.loads(payload)
-    except Exception as error:
-        raise UsageError(f"{path}: not a checkpoint file ({type(error).__name__})") from None
+        return load_pickle(payload, OFFICIAL_GLOBALS)
+    except FileFormatError as error:
+        raise UsageError(f"{path}: not a checkpoint file we can read: {error}") from None
 
 
 def read_checkpoint(path):
@@ -69,8 +72,10 @@ def read_checkpoint(path):
         raise UsageError(f"{path}: no such checkpoint file")
     try:
         obj = read_torch_file(path) if is_torch_file(path) else _read_jittor_pickle(path)
-    except TorchFormatError as error:
+    except FileFormatError as error:
         raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"{path}: cannot read the checkpoint ({error.strerror or error})") from None
     if not isinstance(obj, dict):
         raise UsageError(f"{path}: not a checkpoint (holds a {type(obj).__name__}, not a dict)")
     return to_numpy_tree(obj)

@@ -9,13 +9,14 @@ import itertools
 import os
 import multiprocessing
 import queue
+import sys
 
 import numpy as np
 from PIL import Image
 
 from runtime import UsageError, jt  # noqa: I001  (before any jittor import: offline set-up)
 from jittor.dataset import Dataset
-from images import list_images, load_square_rgb, resized, to_training_array
+from images import UnreadableImage, list_images, load_square_rgb, resized, to_training_array
 from resize import SKIPPED_LOG
 
 
@@ -46,25 +47,38 @@ class FolderSource:
     def __len__(self):
         return len(self.files(self.resolutions[-1]))
 
+    def name(self, resolution, index):
+        return os.path.join(self.root, str(resolution), self.files(resolution)[index])
+
     def load(self, resolution, index):
-        path = os.path.join(self.root, str(resolution), self.files(resolution)[index])
-        try:
-            # folders from resize.py are ready; the user's top folder may need converting
-            return resized(load_square_rgb(path), resolution)
-        except (OSError, ValueError, SyntaxError) as error:
-            raise UsageError(f"{path}: unreadable image ({error}); run resize.py on its folder "
-                             "to list and skip such files") from None
+        # folders from resize.py are ready; the user's top folder may need converting
+        return resized(load_square_rgb(self.name(resolution, index)), resolution)
+
+
+_LMDB_ENVIRONMENTS = {}  # path -> (pid, environment): one per path and process
+
+
+def lmdb_environment(path):
+    """The read-only environment of `path` in this process. An environment inherited
+    through fork (a loader process) must not be used, and LMDB refuses a second one of the
+    same path in a process, so the inherited one is closed first (the parent's stays open)."""
+    import lmdb
+
+    pid, environment = _LMDB_ENVIRONMENTS.get(path, (None, None))
+    if pid != os.getpid():
+        if environment is not None:
+            environment.close()
+        environment = lmdb.open(path, readonly=True, lock=False, readahead=False, meminit=False)
+        _LMDB_ENVIRONMENTS[path] = (os.getpid(), environment)
+    return environment
 
 
 class LmdbSource:
     """rosinality's prepare_data.py layout: b'{size}-{index:05d}' -> encoded image, b'length'."""
 
     def __init__(self, path):
-        import lmdb
-
-        self.path, self._env, self._pid = path, None, None
-        with lmdb.open(path, readonly=True, lock=False, readahead=False) as env, \
-                env.begin() as txn:
+        self.path = path
+        with lmdb_environment(path).begin() as txn:
             length = txn.get(b"length")
             if length is None:
                 raise UsageError(f"{path}: LMDB without a 'length' entry (not a StyleGAN LMDB)")
@@ -79,22 +93,22 @@ class LmdbSource:
         return self.length
 
     def _transaction(self):
-        import lmdb
+        return lmdb_environment(self.path).begin(write=False)
 
-        if self._pid != os.getpid():  # an LMDB handle must not cross a fork into workers
-            self._env = lmdb.open(self.path, readonly=True, lock=False, readahead=False,
-                                  meminit=False)
-            self._pid = os.getpid()
-        return self._env.begin(write=False)
+    def name(self, resolution, index):
+        return f"{self.path}[{resolution}-{str(index).zfill(5)}]"
 
     def load(self, resolution, index):
         with self._transaction() as txn:
             data = txn.get(f"{resolution}-{str(index).zfill(5)}".encode("utf-8"))
-        image = Image.open(io.BytesIO(data)).convert("RGB")
+        if data is None:
+            raise UnreadableImage("no such entry in the LMDB")
+        try:
+            image = Image.open(io.BytesIO(data)).convert("RGB")
+        except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+            raise UnreadableImage(f"{type(error).__name__}: {error}".splitlines()[0]) from None
         return resized(image, resolution)
 
-    def __getstate__(self):
-        return {**self.__dict__, "_env": None, "_pid": None}
 
 
 def data_roots_inside(root, depth=2):
@@ -145,6 +159,7 @@ class MultiResolutionDataset(Dataset):
         self.root, self.flip, self.full_batches_only = root, flip, drop_last
         self.loader_workers, self.seed = num_workers, seed
         self.source = open_source(root)
+        self.skipped, self.new_skips = {}, []  # unreadable image -> why
         self._shuffle_rng = np.random.default_rng(seed)
         self.resolution = None
         self.set_resolution(resolution or self.source.resolutions[0])
@@ -170,7 +185,10 @@ class MultiResolutionDataset(Dataset):
         resolution = self.source.resolutions[0]
         total = len(self.source.files(resolution))
         for index in np.linspace(0, total - 1, min(count, total)).astype(int):
-            pixels = np.asarray(self.source.load(resolution, int(index)), dtype=np.int16)
+            try:
+                pixels = np.asarray(self.source.load(resolution, int(index)), dtype=np.int16)
+            except UnreadableImage:
+                continue  # training skips it too, with a warning
             if np.abs(np.diff(pixels, axis=-1)).max() > tolerance:
                 return False
         return True
@@ -186,13 +204,40 @@ class MultiResolutionDataset(Dataset):
         return message
 
     def __getitem__(self, index):
-        array = to_training_array(self.source.load(self.resolution, index))
+        array = to_training_array(self._load_readable(index))
         if self.flip and np.random.rand() < 0.5:
             array = array[:, :, ::-1]
         return np.ascontiguousarray(array)
 
+    def _load_readable(self, index):
+        """The image at index or, when it is unreadable (deleted or damaged since resize.py
+        ran), the next readable one: it is recorded in `skipped` and training goes on."""
+        count = len(self.source.files(self.resolution))
+        for attempt in range(count):
+            position = (index + attempt) % count
+            name = self.source.name(self.resolution, position)
+            if name in self.skipped:
+                continue
+            try:
+                return self.source.load(self.resolution, position)
+            except UnreadableImage as error:
+                self.skipped[name] = str(error)
+                self.new_skips.append((name, str(error)))
+        raise UsageError(f"{self.root}: no readable image at {self.resolution} px "
+                         f"(last: {name}: {self.skipped.get(name)})")
+
     def load_batch(self, indices):
         return np.stack([self[int(i)] for i in indices])
+
+    def report_skips(self, skips=None):
+        """Warn once per unreadable image (skips found here, or sent by a loader process)."""
+        own = skips is None
+        for name, reason in (self.new_skips if own else skips):
+            if own or name not in self.skipped:  # two loader processes may meet one file
+                print(f"warning: skipping unreadable image {name} ({reason})", file=sys.stderr)
+            self.skipped[name] = reason
+        if own:
+            self.new_skips = []
 
 
 def rank_batches(count, batch_size, rng, shuffle=True):
@@ -217,7 +262,9 @@ def _loader_process(dataset, seed, worker, n_workers, batches):
     try:
         for index, chunk in enumerate(epoch_after_epoch(dataset, seed)):
             if index % n_workers == worker:
-                batches.put(dataset.load_batch(chunk))
+                batch = dataset.load_batch(chunk)
+                batches.put((batch, dataset.new_skips))
+                dataset.new_skips = []
     except Exception as error:  # reported by the trainer as one line
         batches.put(UsageError(str(error)))
 
@@ -236,7 +283,9 @@ def infinite_batches(dataset, prefetch=2):
     seed = dataset.seed + dataset.resolution
     if not dataset.loader_workers:
         for chunk in epoch_after_epoch(dataset, seed):
-            yield jt.array(dataset.load_batch(chunk))
+            batch = dataset.load_batch(chunk)
+            dataset.report_skips()
+            yield jt.array(batch)
     context = multiprocessing.get_context("fork")
     queues = [context.Queue(maxsize=prefetch) for _ in range(dataset.loader_workers)]
     workers = [context.Process(target=_loader_process, daemon=True,
@@ -246,7 +295,8 @@ def infinite_batches(dataset, prefetch=2):
         worker.start()
     try:
         for index in itertools.count():
-            batch = _next_batch(queues[index % len(workers)], workers[index % len(workers)])
+            batch, skips = _next_batch(queues[index % len(workers)], workers[index % len(workers)])
+            dataset.report_skips(skips)
             yield jt.array(batch)
     finally:
         for worker in workers:

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from runtime import UsageError, add_runtime_args, jt, run_cli, select_device
+from runtime import UsageError, add_runtime_args, jt, run_cli, select_device, writable_folder
 from checkpoint import load_generator, trained_resolution
 from images import image_grid, save_image_atomically
 from model import step_of_size
@@ -183,6 +183,7 @@ def summary(args, size, replaced):
 def main(argv=None):
     args = parse_args(argv)
     check_counts(args)
+    writable_folder(args.out, "--out")
     select_device(args.device)
     generator, checkpoint = load_generator(args.ckpt)
     step, alpha = choose_size(args.size, checkpoint, args.ckpt)

@@ -1,5 +1,7 @@
 """Image helpers shared by resize.py and dataset.py (Pillow and NumPy only, no Jittor)."""
 import os
+import stat
+import warnings
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -49,12 +51,33 @@ def center_crop_square(image):
     return image.crop((left, top, left + side, top + side)) if width != height else image
 
 
+class UnreadableImage(Exception):
+    """An image file that cannot be used; the message is one line naming why."""
+
+
 def load_square_rgb(path):
-    """Open an image file as a square RGB image (EXIF orientation applied, centre-cropped)."""
-    with Image.open(path) as image:
-        image = ImageOps.exif_transpose(image)
-        image.load()
-        return center_crop_square(to_rgb(image))
+    """Open an image file as a square RGB image (EXIF orientation applied, centre-cropped).
+
+    Raises UnreadableImage for anything that is not a decodable image of sane size: an empty
+    or truncated file, text named .png, a decompression bomb, a pipe (which would block),
+    a symlink loop, a file we may not read."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise UnreadableImage("not a regular file")
+        with warnings.catch_warnings():
+            # above Pillow's pixel limit: a decompression bomb, not a training image
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image = ImageOps.exif_transpose(image)
+                image.load()
+                return center_crop_square(to_rgb(image))
+    except UnreadableImage:
+        raise
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,
+            Image.DecompressionBombWarning, MemoryError) as error:
+        reason = (error.strerror if isinstance(error, OSError) and error.strerror
+                  else str(error) or type(error).__name__)
+        raise UnreadableImage(f"{type(error).__name__}: {reason}".splitlines()[0]) from None
 
 
 def resized(image, size):

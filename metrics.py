@@ -86,9 +86,9 @@ def generated_batches(render, n, batch, rng):
 def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0):
     from inception import InceptionV3
 
-    inception = InceptionV3()
-    generator, checkpoint = load_generator(ckpt)
+    generator, checkpoint = load_generator(ckpt)  # a bad file fails before the big nets load
     step, alpha = choose_size(size, checkpoint, ckpt)
+    inception = InceptionV3()
     resolution = 4 * 2**step
     mu_real, sigma_real, real_count = real_statistics(inception, data_root, resolution, n, batch)
     rng = np.random.RandomState(seed)
@@ -154,9 +154,9 @@ def filtered_mean(distances):
 def compute_ppl(ckpt, n=100000, space="w", eps=1e-4, crop=False, size=None, batch=16, seed=0):
     from lpips import LPIPS
 
-    lpips = LPIPS()
     generator, checkpoint = load_generator(ckpt)
     step, alpha = choose_size(size, checkpoint, ckpt)
+    lpips = LPIPS()
     distances = ppl_distances(generator, lpips, step, alpha, n, batch, space, eps, crop,
                               np.random.RandomState(seed))
     return filtered_mean(distances), 4 * 2**step

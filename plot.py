@@ -162,7 +162,11 @@ def main(argv=None):
     if not len(curves):
         raise UsageError(f"{args.log}: no training records in it; give a train.py log.jsonl")
     out = args.out or os.path.splitext(args.log)[0] + ".png"
-    draw_training_plot(curves, out)
+    try:
+        draw_training_plot(curves, out)
+    except OSError as error:
+        raise UsageError(f"--out {out}: cannot write ({error.strerror or error}); "
+                         "choose another file") from None
     print(f"wrote {out} ({len(curves)} points)")
     return out
 

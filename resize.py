@@ -21,7 +21,8 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from images import IMAGE_EXTENSIONS, list_images, load_square_rgb, resized, save_image_atomically
+from images import (IMAGE_EXTENSIONS, UnreadableImage, list_images, load_square_rgb, resized,
+                    save_image_atomically)
 
 SKIPPED_LOG = "resize_skipped.txt"
 
@@ -49,7 +50,10 @@ def output_name(relative_path, taken_stems):
 
 
 def is_up_to_date(source_path, output_paths):
-    source_time = os.path.getmtime(source_path)
+    try:
+        source_time = os.path.getmtime(source_path)
+    except OSError:  # a dangling link or a loop: load_square_rgb reports it
+        return False
     return all(os.path.exists(p) and os.path.getmtime(p) >= source_time for p in output_paths)
 
 
@@ -60,10 +64,14 @@ def resize_one(task):
         return source_path, None, False
     try:
         image = load_square_rgb(source_path)
-        for size, path in outputs:
+    except UnreadableImage as error:
+        return source_path, str(error), False
+    for size, path in outputs:
+        try:
             save_image_atomically(resized(image, size), path, format="PNG", compress_level=1)
-    except Exception as error:  # any undecodable file is reported, never fatal
-        return source_path, f"{type(error).__name__}: {error}".splitlines()[0], False
+        except OSError as error:  # the output side: stop, it would fail for every image
+            raise ResizeError(f"{path}: cannot write ({error.strerror or error}); "
+                              "check the free space and permissions of that folder") from None
     return source_path, None, True
 
 
@@ -130,7 +138,7 @@ def encode_for_lmdb(task):
     source_path, sizes = task
     try:
         image = load_square_rgb(source_path)
-    except Exception:
+    except UnreadableImage:
         return None
     encoded = []
     for size in sizes:
@@ -148,8 +156,11 @@ def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True):
     names = list_images(source)
     sizes = [size] + output_sizes(size, min_size)
     count = 0
-    with lmdb.open(out_path, map_size=1024**4, readahead=False) as env, \
-            Pool(workers or os.cpu_count()) as pool:
+    try:
+        env = lmdb.open(out_path, map_size=1024**4, readahead=False)
+    except lmdb.Error as error:
+        raise ResizeError(f"--lmdb {out_path}: cannot create the LMDB ({error})") from None
+    with env, Pool(workers or os.cpu_count()) as pool:
         tasks = [(os.path.join(source, name), sizes) for name in names]
         for encoded in tqdm(pool.imap(encode_for_lmdb, tasks, chunksize=16), total=len(tasks),
                             disable=not progress, unit="img", desc="lmdb"):
@@ -225,8 +236,14 @@ def report(summary):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        if args.workers < 1:
-            raise ResizeError(f"--workers {args.workers}: must be at least 1")
+        for name in ("workers", "count"):
+            if getattr(args, name) < 1:
+                raise ResizeError(f"--{name} {getattr(args, name)}: must be at least 1")
+        if args.lmdb:  # fail before the resizing work, not after it
+            try:
+                os.makedirs(args.lmdb, exist_ok=True)
+            except OSError as error:
+                raise ResizeError(f"--lmdb {args.lmdb}: cannot create it ({error.strerror})")
         source = build_demo(args.demo, args.count) if args.demo else args.source
         size = 32 if args.demo else args.size
         summary = resize_folder(source, size, args.min_size, args.workers)
@@ -236,6 +253,9 @@ def main(argv=None):
             print(f"wrote {count} images at {[summary['size']] + summary['sizes']} px to {args.lmdb}")
     except ResizeError as error:
         print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except OSError as error:
+        print(f"error: {error.filename or ''}: {error.strerror or error}", file=sys.stderr)
         sys.exit(2)
 
 

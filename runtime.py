@@ -189,6 +189,21 @@ def add_runtime_args(parser):
     parser.add_argument("--verbose", action="store_true", help="show Jittor's compile logs")
 
 
+def writable_folder(path, argument):
+    """Create `path` if needed and prove a file can be written in it, before any work is
+    done; otherwise a UsageError naming the argument."""
+    import tempfile
+
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as error:
+        raise UsageError(f"{argument} {path}: cannot write there "
+                         f"({error.strerror or error}); choose another folder") from None
+    return path
+
+
 def run_cli(main, argv=None):
     """Run a script's main; user errors become one line on stderr and exit status 2."""
     try:

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from runtime import UsageError, add_runtime_args, jt, run_cli, seed_everything, select_device
+from runtime import (UsageError, add_runtime_args, jt, run_cli, seed_everything, select_device,
+                     writable_folder)
 from checkpoint import (generator_state, infer_from_rgb_activate, infer_generator_config,
                         load_state, read_checkpoint, save_checkpoint)
 from dataset import MultiResolutionDataset, infinite_batches
@@ -267,7 +268,7 @@ class Reporter:
                        else TrainingCurves())
         self.last_time, self.last_samples = time.time(), state.used_samples
 
-    def update(self, plan, d_loss, g_loss, penalty):
+    def update(self, plan, d_loss, g_loss, penalty, skipped_images=0):
         self.bar.update(1)
         if self.state.iteration % self.state.args.log_every:
             return
@@ -283,7 +284,8 @@ class Reporter:
             f"Pen: {losses['penalty']:.3f} Alpha: {plan.alpha:.3f} {speed:.1f} img/s")
         record = {"iteration": self.state.iteration, "used_samples": self.state.used_samples,
                   "size": plan.resolution, "alpha": plan.alpha, "batch": plan.batch_size,
-                  "lr": plan.lr, **losses, "img_per_s": speed, "time": now}
+                  "lr": plan.lr, **losses, "img_per_s": speed, "time": now,
+                  "skipped_images": skipped_images}
         with open(self.log_path, "a") as log:
             log.write(json.dumps(record) + "\n")
         self.curves.add(record)
@@ -340,7 +342,7 @@ def train(state, dataset):
             accumulate(state.ema_pairs, args.ema_decay)
             state.used_samples += plan.batch_size
             state.iteration += 1
-            reporter.update(plan, d_loss, g_loss, penalty)
+            reporter.update(plan, d_loss, g_loss, penalty, len(dataset.skipped))
             previous_plan, plan = plan, plan_for(state)
             save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss)
             last_losses = {"d_loss": d_loss, "g_loss": g_loss}
@@ -421,9 +423,17 @@ def validate(args, dataset):
         raise UsageError(f"--init_size {args.init_size} is above --max_size {args.max_size}")
     for size in (4 * 2**s for s in range(step_of_size(args.init_size), step_of_size(args.max_size) + 1)):
         dataset.set_resolution(size)  # fails early, naming the resize.py command
-    for name in ("phase", "batch", "iters", "sample_every", "save_every", "log_every", "width"):
+    for name in ("phase", "batch", "iters", "sample_every", "save_every", "log_every", "width",
+                 "code_dim", "n_mlp"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name} {getattr(args, name)}: must be at least 1")
+    if not (math.isfinite(args.lr) and args.lr > 0):
+        raise UsageError(f"--lr {args.lr}: must be a positive number")
+    if not (math.isfinite(args.r1_gamma) and args.r1_gamma >= 0):
+        raise UsageError(f"--r1_gamma {args.r1_gamma}: must be 0 or more")
+    for name in ("workers", "stddev_group"):
+        if getattr(args, name) < 0:
+            raise UsageError(f"--{name} {getattr(args, name)}: must be 0 or more")
     if not 0 <= args.ema_decay < 1:
         raise UsageError(f"--ema_decay {args.ema_decay}: must be in [0, 1)")
     if args.batch < jt.world_size:
@@ -470,8 +480,8 @@ def main(argv=None):
     if jt.in_mpi:
         state.broadcast()
     if jt.rank == 0:
-        os.makedirs(args.checkpoint_dir, exist_ok=True)
-        os.makedirs(args.sample_dir, exist_ok=True)
+        writable_folder(args.checkpoint_dir, "--checkpoint_dir")
+        writable_folder(args.sample_dir, "--sample_dir")
     try:
         train(state, dataset)
     except TrainingDiverged as error:

@@ -11,7 +11,7 @@ from checkpoint import (generator_state, infer_from_rgb_activate, infer_generato
 from conftest import NARROW, data_path, max_diff, randn
 from model import Discriminator, StyledGenerator
 from runtime import UsageError, jt
-from pytorch_format import read_torch_file
+from formats.pytorch import read_torch_file
 from pytorch_writer import write_torch_legacy, write_torch_zip
 
 

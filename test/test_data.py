@@ -200,16 +200,22 @@ def test_missing_resolution_names_the_fix(demo, tmp_path):
         MultiResolutionDataset(parent)
 
 
-def test_loader_worker_error_is_one_line_not_a_hang(demo):
+def test_image_damaged_after_resize_is_skipped_with_one_warning(demo, capfd):
     bad = os.path.join(demo, "32", "zz_unlisted.png")
     with open(bad, "wb") as stream:
         stream.write(b"not a png")  # added after resize.py ran, so not in its skip list
     try:
-        data = MultiResolutionDataset(demo, 32, batch_size=41, num_workers=2)
-        batches = infinite_batches(data)
-        with pytest.raises(UsageError, match="zz_unlisted.png: unreadable image"):
-            next(batches)
-        batches.close()
+        for workers in (0, 2):
+            data = MultiResolutionDataset(demo, 32, batch_size=41, num_workers=workers)
+            batches = infinite_batches(data)
+            for _ in range(3):  # three epochs: the file is met three times, warned about once
+                assert next(batches).shape == (41, 3, 32, 32)
+            batches.close()
+            assert list(data.skipped) == [bad]
+            warnings = [line for line in capfd.readouterr().err.splitlines() if "zz_unlisted" in line]
+            assert warnings == [f"warning: skipping unreadable image {bad} "
+                                "(UnidentifiedImageError: cannot identify image file "
+                                f"'{bad}')"], workers
     finally:
         os.remove(bad)
 

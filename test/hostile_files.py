@@ -1,0 +1,98 @@
+"""Test helper: checkpoint files whose pickle would run a shell command when unpickled
+naively, in every container the project reads. The command creates `marker`, so a test
+proves that nothing ran by that file never appearing."""
+import contextlib
+import hashlib
+import io
+import os
+import pickle
+import sys
+import types
+import zipfile
+
+from pytorch_writer import write_torch_legacy, write_torch_zip
+
+JT_SAVE_TRAILER = b"HCAJSLHD"
+
+
+class RunsCommand:
+    def __init__(self, command):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+def hostile_pickle(marker, protocol=4):
+    return pickle.dumps({"g_running": RunsCommand(f"touch {marker}")}, protocol=protocol)
+
+
+def jt_save_container(payload):
+    """jt.save's layout: the pickle, its sha1 and a fixed trailer (anyone can compute them)."""
+    return payload + hashlib.sha1(payload).digest() + JT_SAVE_TRAILER
+
+
+@contextlib.contextmanager
+def _dnnlib_names():
+    names = ["dnnlib", "dnnlib.tflib", "dnnlib.tflib.network"]
+    modules = {name: types.ModuleType(name) for name in names}
+
+    class Network:
+        def __init__(self, state):
+            self.state = state
+
+        def __reduce__(self):
+            return Network, (), self.state
+
+    Network.__module__ = "dnnlib.tflib.network"
+    Network.__qualname__ = "Network"
+    modules["dnnlib.tflib.network"].Network = Network
+    saved = {name: sys.modules.get(name) for name in names}
+    sys.modules.update(modules)
+    try:
+        yield Network
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def official_style_pickle(payload_object):
+    """(G, D, Gs) of dnnlib Networks, as NVIDIA pickles them, with `payload_object` inside."""
+    with _dnnlib_names() as Network:
+        def network(name):
+            return Network({"version": 3, "name": name, "static_kwargs": {}, "components": {},
+                            "build_module_src": "", "build_func_name": name,
+                            "variables": [("lod", payload_object)]})
+        return pickle.dumps((network("G"), network("D"), network("Gs")), protocol=4)
+
+
+def write_hostile_files(folder):
+    """{container: path} of files that would create folder/marker if loaded naively."""
+    marker = os.path.join(folder, "marker")
+    evil = RunsCommand(f"touch {marker}")
+    paths = {name: os.path.join(folder, f"{name}.model") for name in
+             ("plain_pickle", "jt_save", "torch_zip", "torch_legacy", "torch_legacy_header",
+              "official")}
+    with open(paths["plain_pickle"], "wb") as f:
+        f.write(hostile_pickle(marker))
+    with open(paths["jt_save"], "wb") as f:
+        f.write(jt_save_container(hostile_pickle(marker)))
+    write_torch_zip({"g_running": evil}, paths["torch_zip"])
+    write_torch_legacy({"g_running": evil}, paths["torch_legacy"])
+    with open(paths["torch_legacy_header"], "wb") as f:  # the header pickles are read too
+        f.write(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2))
+        f.write(pickle.dumps(evil, protocol=2))
+    paths["official"] = os.path.join(folder, "official.pkl")
+    with open(paths["official"], "wb") as f:
+        f.write(official_style_pickle(evil))
+    return paths, marker
+
+
+def nested_pickle(depth):
+    """A list nested `depth` deep, built with pickle opcodes (no recursion in the writer)."""
+    body = io.BytesIO()
+    body.write(b"\x80\x04" + b"]" * depth + b"a" * (depth - 1) + b".")
+    return body.getvalue()
