@@ -16,6 +16,7 @@ import numpy as np
 
 from runtime import UsageError, jt
 from formats.pytorch import is_torch_file, read_torch_file
+from formats import official
 from formats.official import OFFICIAL_GLOBALS
 from formats.safe_pickle import FileFormatError, load_pickle
 
@@ -72,8 +73,11 @@ def read_checkpoint(path):
         raise UsageError(f"{path}: no such checkpoint file")
     try:
         obj = read_torch_file(path) if is_torch_file(path) else _read_jittor_pickle(path)
+        if official.is_official(obj):
+            obj = official.to_checkpoint(obj, path)
     except FileFormatError as error:
-        raise UsageError(str(error)) from None
+        message = str(error)
+        raise UsageError(message if message.startswith(path) else f"{path}: {message}") from None
     except OSError as error:
         raise UsageError(f"{path}: cannot read the checkpoint ({error.strerror or error})") from None
     if not isinstance(obj, dict):
@@ -168,17 +172,81 @@ def trained_resolution(checkpoint):
     return int(meta.get("size", 128)), float(meta.get("alpha", 1.0))
 
 
+def architecture_of(checkpoint):
+    """The layout options a checkpoint records (NVIDIA's: channel table, per-layer noise,
+    instance-norm epsilon, D's blocks); empty for files laid out like rosinality's."""
+    return dict((checkpoint.get("meta") or {}).get("architecture") or {})
+
+
+def generator_options(checkpoint, state):
+    architecture = architecture_of(checkpoint)
+    if not architecture:
+        return infer_generator_config(state)
+    return {key: architecture[key] for key in ("code_dim", "n_mlp", "channels",
+                                                "noise_per_layer", "norm_eps", "bias_after_blur")}
+
+
 def load_generator(path):
     """The EMA generator of any checkpoint, built to the file's shape.
 
     Returns (generator, checkpoint): the checkpoint tells the trained size and whether
-    the tracked w average came with it."""
+    the tracked w average came with it (and, for NVIDIA's files, their noise maps)."""
     from model import StyledGenerator
 
     checkpoint = read_checkpoint(path)
     state = generator_state(checkpoint, path)
     meta = checkpoint.get("meta") or {}
-    generator = StyledGenerator(**infer_generator_config(state), grey=bool(meta.get("grey")))
+    generator = StyledGenerator(**generator_options(checkpoint, state), grey=bool(meta.get("grey")))
     load_state(generator, state, "generator", path)
     checkpoint["has_w_avg"] = "w_avg" in state
     return generator, checkpoint
+
+
+def load_discriminator(path):
+    """The discriminator of a checkpoint that has one, built to the file's shape.
+    Returns (discriminator, checkpoint)."""
+    from model import Discriminator
+
+    checkpoint = read_checkpoint(path)
+    state = checkpoint.get("discriminator")
+    if not isinstance(state, dict) or not state:
+        raise UsageError(f"{path}: holds no discriminator (only generator weights)")
+    architecture = architecture_of(checkpoint)
+    if architecture:
+        options = {key: architecture[key] for key in ("channels", "stddev_group",
+                                                       "from_rgb_activate", "official_blocks")}
+    else:
+        width = infer_generator_config(generator_state(checkpoint, path))["width"]
+        options = {"width": width, "from_rgb_activate": infer_from_rgb_activate(state)}
+    discriminator = Discriminator(**options)
+    load_state(discriminator, state, "discriminator", path)
+    return discriminator, checkpoint
+
+
+def convert(source, target):
+    """Write any checkpoint we read (NVIDIA's pickles included) in our format, once, so
+    later loads skip the conversion."""
+    checkpoint = read_checkpoint(source)
+    checkpoint.pop("has_w_avg", None)
+    save_checkpoint(checkpoint, target)
+    return checkpoint
+
+
+def main(argv=None):
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Checkpoint tools.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    converter = sub.add_parser("convert", help="write a checkpoint of any kind in our format")
+    converter.add_argument("source", help="ours, StyleGAN-jittor's, rosinality's or NVIDIA's .pkl")
+    converter.add_argument("target", help="the .model file to write")
+    args = parser.parse_args(argv)
+    checkpoint = convert(args.source, args.target)
+    size = (checkpoint.get("meta") or {}).get("size")
+    print(f"wrote {args.target}" + (f" ({size} px)" if size else ""))
+
+
+if __name__ == "__main__":
+    from runtime import run_cli
+
+    run_cli(main)

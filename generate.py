@@ -44,8 +44,10 @@ def mean_style(generator, checkpoint, rng):
                           np.split(z, 10)]).mean(0, keepdims=True)
 
 
-def make_noise(rng, count, step):
-    return [rng.randn(count, 1, 4 * 2**b, 4 * 2**b).astype(np.float32) for b in range(step + 1)]
+def make_noise(rng, count, step, per_layer=False):
+    """Noise maps for blocks 0..step: one per block, or one per layer (NVIDIA's models)."""
+    return [rng.randn(count, 1, 4 * 2**b, 4 * 2**b).astype(np.float32)
+            for b in range(step + 1) for _ in range(2 if per_layer else 1)]
 
 
 class Renderer:
@@ -54,6 +56,9 @@ class Renderer:
     def __init__(self, generator, step, alpha, mean, psi, cutoff, batch):
         self.generator, self.step, self.alpha, self.batch = generator, step, alpha, batch
         self.truncation = dict(mean_style=mean, style_weight=psi, truncation_cutoff=cutoff)
+
+    def noise(self, rng, count):
+        return make_noise(rng, count, self.step, self.generator.generator.noise_per_layer)
 
     def __call__(self, latents, noise, mixing_range=(-1, -1), from_w=False):
         """latents: one array of z (or w), or a list of two for mixing; NCHW in [-1, 1]."""
@@ -72,7 +77,7 @@ class Renderer:
 
 def sample_grid(render, rng, code_dim, n_row, n_col):
     z = rng.randn(n_row * n_col, code_dim).astype(np.float32)
-    return image_grid(render(z, make_noise(rng, len(z), render.step)), n_col)
+    return image_grid(render(z, render.noise(rng, len(z))), n_col)
 
 
 def style_mixing_grid(render, rng, code_dim, n_source, n_target, mixing_range):
@@ -80,8 +85,8 @@ def style_mixing_grid(render, rng, code_dim, n_source, n_target, mixing_range):
     styles in mixing_range. Each row keeps its target's noise."""
     source = rng.randn(n_source, code_dim).astype(np.float32)
     target = rng.randn(n_target, code_dim).astype(np.float32)
-    source_noise = make_noise(rng, n_source, render.step)
-    target_noise = make_noise(rng, n_target, render.step)
+    source_noise = render.noise(rng, n_source)
+    target_noise = render.noise(rng, n_target)
     size = 4 * 2**render.step
     rows = [np.concatenate([-np.ones((1, 3, size, size), np.float32),
                             render(source, source_noise)])]
@@ -113,7 +118,7 @@ def latent_walk(render, rng, code_dim, n_frames, space, n_keys=4):
         position = f * n_keys / n_frames
         a, b, t = keys[int(position)], keys[(int(position) + 1) % n_keys], position % 1
         frames.append(slerp(a, b, t) if space == "z" else (1 - t) * a + t * b)
-    noise = [np.repeat(n, n_frames, 0) for n in make_noise(rng, 1, render.step)]
+    noise = [np.repeat(n, n_frames, 0) for n in render.noise(rng, 1)]
     return render(np.stack(frames).astype(np.float32), noise, from_w=space == "w")
 
 
@@ -187,6 +192,8 @@ def main(argv=None):
     select_device(args.device)
     generator, checkpoint = load_generator(args.ckpt)
     step, alpha = choose_size(args.size, checkpoint, args.ckpt)
+    if args.truncation_cutoff is None and (checkpoint.get("meta") or {}).get("source") == "official":
+        args.truncation_cutoff = 8  # NVIDIA's default for its own models
     rng = np.random.RandomState(args.seed)
     code_dim = generator.w_avg.shape[0]
     render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),

@@ -80,7 +80,7 @@ def generated_batches(render, n, batch, rng):
     for start in range(0, n, batch):
         count = min(batch, n - start)
         z = rng.randn(count, code_dim).astype(np.float32)
-        yield to_uint8_images(render(z, make_noise(rng, count, render.step))).transpose(0, 3, 1, 2)
+        yield to_uint8_images(render(z, render.noise(rng, count))).transpose(0, 3, 1, 2)
 
 
 def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0):
@@ -134,7 +134,8 @@ def ppl_distances(generator, lpips, step, alpha, n, batch, space, eps, crop, rng
         for start in range(0, n, batch):
             count = min(batch, n - start)
             (a, b), from_w = endpoint_pairs(rng, count, code_dim, eps, space, generator)
-            noise = [jt.array(np.concatenate([x, x])) for x in make_noise(rng, count, step)]
+            maps = make_noise(rng, count, step, generator.generator.noise_per_layer)
+            noise = [jt.array(np.concatenate([x, x])) for x in maps]
             codes = jt.concat([a, b])
             styles = [codes if from_w else generator.style(codes)]
             images = crop_and_shrink(generator.synthesize(styles, noise, step, alpha), crop)

@@ -67,9 +67,9 @@ class Linear(nn.Module):
 
 
 class Conv2d(nn.Module):
-    def __init__(self, in_channels, out_channels, kernel_size, padding=0):
+    def __init__(self, in_channels, out_channels, kernel_size, padding=0, bias=True):
         self.weight = jt.randn(out_channels, in_channels, kernel_size, kernel_size)
-        self.bias = jt.zeros(out_channels)
+        self.bias = jt.zeros(out_channels) if bias else None
         self.padding = padding
 
     def execute(self, x):
@@ -85,8 +85,8 @@ class EqualLinear(nn.Module):
 
 
 class EqualConv2d(nn.Module):
-    def __init__(self, in_channels, out_channels, kernel_size, padding=0):
-        self.conv = equal_lr(Conv2d(in_channels, out_channels, kernel_size, padding))
+    def __init__(self, in_channels, out_channels, kernel_size, padding=0, bias=True):
+        self.conv = equal_lr(Conv2d(in_channels, out_channels, kernel_size, padding, bias))
 
     def execute(self, x):
         return self.conv(x)
@@ -157,9 +157,9 @@ class FusedScaleConv(nn.Module):
     """A 3x3 kernel with its own equalising multiplier (no EqualLR hook, as in both
     projects), padded to 4x4 with its four shifts averaged for a stride-2 conv."""
 
-    def __init__(self, weight_shape, in_channels, out_channels, kernel_size, padding):
+    def __init__(self, weight_shape, in_channels, out_channels, kernel_size, padding, bias=True):
         self.weight = jt.randn(*weight_shape)
-        self.bias = jt.zeros(out_channels)
+        self.bias = jt.zeros(out_channels) if bias else None
         self.multiplier = math.sqrt(2 / (in_channels * kernel_size * kernel_size))
         self.padding = padding
 
@@ -170,9 +170,9 @@ class FusedScaleConv(nn.Module):
 class FusedUpsample(FusedScaleConv):
     """Upsample x2 and 3x3 conv as one stride-2 transposed conv (weight: in, out, k, k)."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, padding=0):
+    def __init__(self, in_channels, out_channels, kernel_size, padding=0, bias=True):
         super().__init__((in_channels, out_channels, kernel_size, kernel_size),
-                         in_channels, out_channels, kernel_size, padding)
+                         in_channels, out_channels, kernel_size, padding, bias)
 
     def execute(self, x):
         return nn.conv_transpose2d(x, self.fused_weight(), self.bias, stride=2, padding=self.padding)
@@ -189,6 +189,16 @@ class FusedDownsample(FusedScaleConv):
         return nn.conv2d(x, self.fused_weight(), self.bias, stride=2, padding=self.padding)
 
 
+class ChannelBias(nn.Module):
+    """A per-channel bias on its own: the official generator adds it after the blur."""
+
+    def __init__(self, channels):
+        self.bias = jt.zeros(channels)
+
+    def execute(self, x):
+        return x + self.bias.reshape(1, -1, 1, 1)
+
+
 class PixelNorm(nn.Module):
     def execute(self, x):
         return x / jt.sqrt((x * x).mean(1, keepdims=True) + 1e-8)
@@ -203,15 +213,16 @@ def instance_norm(x, eps=1e-5):
 class AdaptiveInstanceNorm(nn.Module):
     """Instance norm, then a per-channel scale and shift predicted from the style w."""
 
-    def __init__(self, channels, style_dim):
+    def __init__(self, channels, style_dim, eps=1e-5):
         self.style = EqualLinear(style_dim, channels * 2)
         # gamma starts at 1 and beta at 0, so AdaIN starts as a plain instance norm
         self.style.linear.bias = jt.concat([jt.ones(channels), jt.zeros(channels)])
+        self.eps = eps
 
     def execute(self, x, style):
         n, c = x.shape[:2]
         gamma_beta = self.style(style).reshape(n, 2, c, 1, 1)
-        return gamma_beta[:, 0] * instance_norm(x) + gamma_beta[:, 1]
+        return gamma_beta[:, 0] * instance_norm(x, self.eps) + gamma_beta[:, 1]
 
 
 class NoiseInjection(nn.Module):
@@ -234,29 +245,34 @@ class ConstantInput(nn.Module):
 
 
 class StyledConvBlock(nn.Module):
-    """conv -> noise -> LeakyReLU -> AdaIN, twice; one noise map serves both layers."""
+    """conv -> noise -> LeakyReLU -> AdaIN, twice (each layer takes its own noise map;
+    rosinality's generator gives both the same one)."""
 
-    def __init__(self, in_channels, out_channels, style_dim, initial=False, fused=False):
+    def __init__(self, in_channels, out_channels, style_dim, initial=False, fused=False,
+                 norm_eps=1e-5, bias_after_blur=False):
+        # rosinality adds the upsampling conv's bias before the blur, the official code
+        # after it: they differ at the borders, where the blur sees zero padding
+        tail = [Blur(out_channels)] + ([ChannelBias(out_channels)] if bias_after_blur else [])
         if initial:
             self.conv1 = ConstantInput(in_channels)
         elif fused:
-            self.conv1 = nn.Sequential(
-                FusedUpsample(in_channels, out_channels, 3, padding=1), Blur(out_channels))
+            self.conv1 = nn.Sequential(FusedUpsample(in_channels, out_channels, 3, padding=1,
+                                                     bias=not bias_after_blur), *tail)
         else:
             self.conv1 = nn.Sequential(
-                NearestUpsample(), EqualConv2d(in_channels, out_channels, 3, padding=1),
-                Blur(out_channels))
+                NearestUpsample(), EqualConv2d(in_channels, out_channels, 3, padding=1,
+                                               bias=not bias_after_blur), *tail)
         self.noise1 = equal_lr(NoiseInjection(out_channels))
-        self.adain1 = AdaptiveInstanceNorm(out_channels, style_dim)
+        self.adain1 = AdaptiveInstanceNorm(out_channels, style_dim, norm_eps)
         self.conv2 = EqualConv2d(out_channels, out_channels, 3, padding=1)
         self.noise2 = equal_lr(NoiseInjection(out_channels))
-        self.adain2 = AdaptiveInstanceNorm(out_channels, style_dim)
+        self.adain2 = AdaptiveInstanceNorm(out_channels, style_dim, norm_eps)
 
-    def execute(self, x, style1, style2, noise):
+    def execute(self, x, style1, style2, noise1, noise2):
         out = self.conv1(x)
-        out = self.adain1(nn.leaky_relu(self.noise1(out, noise), 0.2), style1)
+        out = self.adain1(nn.leaky_relu(self.noise1(out, noise1), 0.2), style1)
         out = self.conv2(out)
-        return self.adain2(nn.leaky_relu(self.noise2(out, noise), 0.2), style2)
+        return self.adain2(nn.leaky_relu(self.noise2(out, noise2), 0.2), style2)
 
 
 def fade(skip, out, alpha):
@@ -276,26 +292,40 @@ def grey_image(rgb):
 class Generator(nn.Module):
     """The synthesis network: per-resolution styled blocks and 1x1 to_rgb layers.
 
+    `channels` lists the channels per block from 4 px up (default: the full-size table
+    scaled by width/512); NVIDIA's released models need their own table, read from the file.
     With grey=True the three to_rgb outputs are averaged (same weights, same file layout):
-    on greyscale data a colour cast is then impossible rather than something to unlearn."""
+    on greyscale data a colour cast is then impossible rather than something to unlearn.
+    With noise_per_layer each layer takes its own noise map (official), else each block
+    shares one between its two layers (rosinality)."""
 
-    def __init__(self, style_dim=512, width=512, fused=True, grey=False):
-        self.grey = grey
-        channels = scaled_channels(width)
-        blocks = [StyledConvBlock(channels[0], channels[0], style_dim, initial=True)]
-        for step in range(1, N_BLOCKS):
+    def __init__(self, style_dim=512, width=512, fused=True, grey=False, channels=None,
+                 noise_per_layer=False, norm_eps=1e-5, bias_after_blur=False):
+        self.grey, self.noise_per_layer = grey, noise_per_layer
+        channels = list(channels or scaled_channels(width))
+        blocks = [StyledConvBlock(channels[0], channels[0], style_dim, initial=True,
+                                  norm_eps=norm_eps)]
+        for step in range(1, len(channels)):
             blocks.append(StyledConvBlock(channels[step - 1], channels[step], style_dim,
-                                          fused=fused and step >= FUSED_FROM_STEP))
+                                          fused=fused and step >= FUSED_FROM_STEP,
+                                          norm_eps=norm_eps, bias_after_blur=bias_after_blur))
         self.progression = nn.ModuleList(*blocks)
         self.to_rgb = nn.ModuleList(*[EqualConv2d(c, 3, 1) for c in channels])
 
+    def block_noise(self, noise, block):
+        if self.noise_per_layer:
+            return noise[2 * block], noise[2 * block + 1]
+        return noise[block], noise[block]
+
     def execute(self, layer_styles, noise, step=0, alpha=-1):
-        """layer_styles: one w per AdaIN layer (2 per block); noise: one map per block."""
+        """layer_styles: one w per AdaIN layer (2 per block); noise: one map per block, or
+        per layer with noise_per_layer."""
         out = previous = noise[0]
         for block in range(step + 1):
             previous = out
             out = self.progression[block](out, layer_styles[2 * block],
-                                          layer_styles[2 * block + 1], noise[block])
+                                          layer_styles[2 * block + 1],
+                                          *self.block_noise(noise, block))
         rgb = self.to_rgb[step](out)
         if fading(step, alpha):
             rgb = fade(upsample_nearest(self.to_rgb[step - 1](previous)), rgb, alpha)
@@ -323,8 +353,10 @@ class StyledGenerator(nn.Module):
     average of w tracked during training, used as the truncation centre when set.
     """
 
-    def __init__(self, code_dim=512, n_mlp=8, width=512, fused=True, grey=False):
-        self.generator = Generator(code_dim, width, fused, grey)
+    def __init__(self, code_dim=512, n_mlp=8, width=512, fused=True, grey=False, channels=None,
+                 noise_per_layer=False, norm_eps=1e-5, bias_after_blur=False):
+        self.generator = Generator(code_dim, width, fused, grey, channels, noise_per_layer,
+                                   norm_eps, bias_after_blur)
         layers = [PixelNorm()]
         for _ in range(n_mlp):
             layers += [EqualLinear(code_dim, code_dim), LeakyReLU()]
@@ -349,9 +381,10 @@ class StyledGenerator(nn.Module):
             layer_styles = truncate(layer_styles, mean_style, style_weight, truncation_cutoff)
         return self.generator(layer_styles, noise, step, alpha)
 
-    @staticmethod
-    def make_noise(batch, step):
-        return [jt.randn(batch, 1, 4 * 2**block, 4 * 2**block) for block in range(step + 1)]
+    def make_noise(self, batch, step):
+        per_block = 2 if self.generator.noise_per_layer else 1
+        return [jt.randn(batch, 1, 4 * 2**block, 4 * 2**block)
+                for block in range(step + 1) for _ in range(per_block)]
 
     def mean_style(self, input):
         return self.style(input).mean(0, keepdims=True)
@@ -385,38 +418,48 @@ def minibatch_stddev(x, group_size=0):
 
 
 class ConvBlock(nn.Module):
-    """Discriminator block: conv + LeakyReLU, then (blur, conv, downsample) + LeakyReLU."""
+    """Discriminator block: conv + LeakyReLU, then (blur, conv, downsample) + LeakyReLU.
+
+    rosinality's first conv changes the channel count; the official one keeps it and the
+    second conv changes it (mid_channels = in_channels)."""
 
     def __init__(self, in_channels, out_channels, kernel_size=3, padding=1,
-                 kernel_size2=None, padding2=None, downsample=False, fused=False):
+                 kernel_size2=None, padding2=None, downsample=False, fused=False,
+                 mid_channels=None):
         kernel_size2 = kernel_size if kernel_size2 is None else kernel_size2
         padding2 = padding if padding2 is None else padding2
+        mid = out_channels if mid_channels is None else mid_channels
         self.conv1 = nn.Sequential(
-            EqualConv2d(in_channels, out_channels, kernel_size, padding), LeakyReLU())
+            EqualConv2d(in_channels, mid, kernel_size, padding), LeakyReLU())
         if downsample and fused:
             self.conv2 = nn.Sequential(
-                Blur(out_channels),
-                FusedDownsample(out_channels, out_channels, kernel_size2, padding2), LeakyReLU())
+                Blur(mid), FusedDownsample(mid, out_channels, kernel_size2, padding2), LeakyReLU())
         elif downsample:
             self.conv2 = nn.Sequential(
-                Blur(out_channels), EqualConv2d(out_channels, out_channels, kernel_size2, padding2),
+                Blur(mid), EqualConv2d(mid, out_channels, kernel_size2, padding2),
                 AvgPool2(), LeakyReLU())
         else:
             self.conv2 = nn.Sequential(
-                EqualConv2d(out_channels, out_channels, kernel_size2, padding2), LeakyReLU())
+                EqualConv2d(mid, out_channels, kernel_size2, padding2), LeakyReLU())
 
     def execute(self, x):
         return self.conv2(self.conv1(x))
 
 
 class Discriminator(nn.Module):
-    """Progressive discriminator; progression[0] reads 1024 px, progression[8] ends at 4x4."""
+    """Progressive discriminator; progression[0] reads the largest size (1024 px with the
+    default table), the last block ends at 4x4. `channels` lists channels per resolution
+    from 4 px up, as for Generator; official_blocks changes channels in each block's
+    second conv, as NVIDIA's D does."""
 
-    def __init__(self, fused=True, from_rgb_activate=False, width=512, stddev_group=0):
-        channels = scaled_channels(width)[::-1]  # 1024 px first
+    def __init__(self, fused=True, from_rgb_activate=False, width=512, stddev_group=0,
+                 channels=None, official_blocks=False):
+        channels = list(channels or scaled_channels(width))[::-1]  # largest size first
+        self.n_blocks = len(channels)
         blocks = [ConvBlock(channels[i], channels[i + 1], 3, 1, downsample=True,
-                            fused=fused and N_BLOCKS - 1 - i >= FUSED_FROM_STEP)
-                  for i in range(N_BLOCKS - 1)]
+                            fused=fused and self.n_blocks - 1 - i >= FUSED_FROM_STEP,
+                            mid_channels=channels[i] if official_blocks else None)
+                  for i in range(self.n_blocks - 1)]
         blocks.append(ConvBlock(channels[-1] + 1, channels[-1], 3, 1, 4, 0))
         self.progression = nn.ModuleList(*blocks)
 
@@ -430,10 +473,11 @@ class Discriminator(nn.Module):
         self.stddev_group = stddev_group
 
     def execute(self, input, step=0, alpha=-1):
-        top = N_BLOCKS - 1 - step
+        last = self.n_blocks - 1
+        top = last - step
         out = self.from_rgb[top](input)
-        for index in range(top, N_BLOCKS):
-            if index == N_BLOCKS - 1:
+        for index in range(top, self.n_blocks):
+            if index == last:
                 out = minibatch_stddev(out, self.stddev_group)
             out = self.progression[index](out)
             if index == top and fading(step, alpha):

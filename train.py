@@ -453,6 +453,9 @@ def main(argv=None):
     args, explicit = parse_args(argv)
     select_device(args.device)
     checkpoint = read_checkpoint(args.ckpt) if args.ckpt else {}
+    if (checkpoint.get("meta") or {}).get("source") == "official":
+        raise UsageError(f"{args.ckpt}: fine-tuning NVIDIA's models is not supported yet "
+                         "(generate.py and metrics.py read them)")
     if args.ckpt:  # build the model the file was trained with
         architecture = infer_generator_config(generator_state(checkpoint, args.ckpt))
         for key, value in architecture.items():

@@ -1,0 +1,74 @@
+"""NVIDIA's official pickles: read without TensorFlow, outputs equal to NVIDIA's own."""
+import numpy as np
+import pytest
+
+from checkpoint import load_discriminator, load_generator
+from conftest import data_path
+from runtime import jt
+
+SIZES = {"small_32": 3, "medium_128": 5}  # file -> step (32 px: 3, 128 px with fused convs: 5)
+
+
+def relative(ours, reference):
+    ours = ours.numpy() if isinstance(ours, jt.Var) else ours
+    return float(np.abs(ours - reference).max() / np.abs(reference).max())
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_official_generator_matches_nvidia_outputs(name):
+    path = data_path(f"official_{name}.pkl")
+    reference = np.load(data_path(f"official_{name}_outputs.npz"))
+    generator, checkpoint = load_generator(path)
+    step = SIZES[name]
+    assert checkpoint["meta"]["size"] == 4 * 2**step and len(checkpoint["noise"]) == 2 * (step + 1)
+    noise = [jt.array(np.repeat(n, 4, 0)) for n in checkpoint["noise"]]  # the file's own maps
+    z, z2 = jt.array(reference["z"]), jt.array(reference["z2"])
+    with jt.no_grad():
+        assert relative(generator.style(z), reference["dlatents"][:, 0]) < 1e-4
+        assert relative(generator(z, noise=noise, step=step, alpha=1), reference["images_psi1"]) < 1e-4
+        truncated = generator(z, noise=noise, step=step, alpha=1, mean_style=generator.w_avg,
+                              style_weight=0.7, truncation_cutoff=8)
+        assert relative(truncated, reference["images_psi07_cut8"]) < 1e-4
+        mixed = generator([z, z2], noise=noise, step=step, alpha=1, mixing_range=(2, 8))
+        assert relative(mixed, reference["images_mixed"]) < 1e-4
+        # Gs, not G: the file's G has other weights (and a different image)
+        assert relative(generator(z, noise=noise, step=step, alpha=1), reference["images_psi1"]) \
+            < relative(truncated, reference["images_psi1"])
+
+
+@pytest.mark.parametrize("name", sorted(SIZES))
+def test_official_discriminator_matches_nvidia_scores(name):
+    reference = np.load(data_path(f"official_{name}_outputs.npz"))
+    discriminator, _ = load_discriminator(data_path(f"official_{name}.pkl"))
+    images = jt.array(reference["rand_images"])
+    with jt.no_grad():  # 8 images: two strided stddev groups of 4; 2 images: one group of 2
+        assert relative(discriminator(images, step=SIZES[name], alpha=1),
+                        reference["d_scores_rand_images"]) < 1e-4
+        assert relative(discriminator(images[:2], step=SIZES[name], alpha=1),
+                        reference["d_scores_rand_images_first2"]) < 1e-4
+
+
+def test_official_file_converts_to_ours_and_loads_the_same(tmp_path):
+    import checkpoint as checkpoint_script
+
+    path = data_path("official_small_32.pkl")
+    converted = str(tmp_path / "converted.model")
+    checkpoint_script.main(["convert", path, converted])
+    original, checkpoint = load_generator(path)
+    again, _ = load_generator(converted)
+    noise = [jt.array(np.repeat(n, 2, 0)) for n in checkpoint["noise"]]
+    z = jt.array(np.random.RandomState(0).randn(2, 32).astype(np.float32))
+    with jt.no_grad():
+        assert np.array_equal(original(z, noise=noise, step=3).numpy(),
+                              again(z, noise=noise, step=3).numpy())
+    assert np.array_equal(original.w_avg.numpy(), again.w_avg.numpy())
+
+
+def test_generate_draws_official_models(tmp_path):
+    import generate
+
+    written = generate.main([data_path("official_medium_128.pkl"), "--out", str(tmp_path),
+                             "--n_row", "1", "--n_col", "2", "--n_mixing", "1", "--device", "cpu"])
+    from PIL import Image
+    sample = Image.open(written[0])
+    assert sample.size[1] == 128 + 4  # one row of 128 px images with the grid's padding
