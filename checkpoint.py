@@ -74,7 +74,7 @@ def read_checkpoint(path):
     try:
         obj = read_torch_file(path) if is_torch_file(path) else _read_jittor_pickle(path)
         if official.is_official(obj):
-            obj = official.to_checkpoint(obj, path)
+            obj = official.to_checkpoint(obj)
     except FileFormatError as error:
         message = str(error)
         raise UsageError(message if message.startswith(path) else f"{path}: {message}") from None

@@ -57,7 +57,7 @@ def conv_weight(kernel):
     return np.ascontiguousarray(kernel.transpose(3, 2, 0, 1))
 
 
-def _variables(network, what, path):
+def _variables(network, what):
     variables = network["variables"]
     if not all(isinstance(v, np.ndarray) or np.isscalar(v) for v in variables.values()):
         raise FileFormatError(f"{what}: a variable is not an array")
@@ -97,8 +97,8 @@ def generator_state(gs, architecture, what):
     """Our StyledGenerator's state_dict (rosinality's names) from G or Gs, exactly equivalent:
     gains, the mapping's lr multiplier, the style's +1 and the constant's bias are folded
     into the stored values (for fine-tuning, their learning rates follow ours)."""
-    synthesis = _variables(gs["components"]["synthesis"], what, None)
-    mapping = _variables(gs["components"]["mapping"], what, None)
+    synthesis = _variables(gs["components"]["synthesis"], what)
+    mapping = _variables(gs["components"]["mapping"], what)
     channels = architecture["channels"]
     state = {}
     for layer in range(architecture["n_mlp"]):
@@ -145,7 +145,7 @@ def generator_state(gs, architecture, what):
 
 def discriminator_state(d, channels, what):
     """Our Discriminator's state_dict (official_blocks, from_rgb_activate) from D."""
-    variables = _variables(d, what, None)
+    variables = _variables(d, what)
     state = {}
     n = len(channels)
     for index in range(n):  # index 0 reads the largest size
@@ -182,7 +182,7 @@ def noise_maps(gs):
     return [np.asarray(variables[f"noise{i}"], dtype=np.float32) for i in range(count)]
 
 
-def to_checkpoint(networks, path):
+def to_checkpoint(networks):
     """The (G, D, Gs) of an official pickle as one of our checkpoints (dicts of arrays)."""
     g, d, gs = networks
     try:

@@ -6,11 +6,9 @@ import hashlib
 import io
 import os
 import pickle
-import sys
 import types
-import zipfile
 
-from pytorch_writer import write_torch_legacy, write_torch_zip
+from pytorch_writer import stand_in_modules, write_torch_legacy, write_torch_zip
 
 JT_SAVE_TRAILER = b"HCAJSLHD"
 
@@ -47,16 +45,8 @@ def _dnnlib_names():
     Network.__module__ = "dnnlib.tflib.network"
     Network.__qualname__ = "Network"
     modules["dnnlib.tflib.network"].Network = Network
-    saved = {name: sys.modules.get(name) for name in names}
-    sys.modules.update(modules)
-    try:
+    with stand_in_modules(modules):
         yield Network
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
 
 
 def official_style_pickle(payload_object):

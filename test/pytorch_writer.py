@@ -30,6 +30,22 @@ class _StorageRef:
 
 
 @contextlib.contextmanager
+def stand_in_modules(modules):
+    """Register {name: module} in sys.modules while writing, so pickle names their members
+    as the real program's; what was there before is put back."""
+    saved = {name: sys.modules.get(name) for name in modules}
+    sys.modules.update(modules)
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+@contextlib.contextmanager
 def _torch_names():
     torch_module = types.ModuleType("torch")
     utils_module = types.ModuleType("torch._utils")
@@ -40,16 +56,8 @@ def _torch_names():
         cls = type(name, (), {"__module__": "torch"})
         setattr(torch_module, name, cls)
         storage_classes[name] = cls
-    saved = {name: sys.modules.get(name) for name in ("torch", "torch._utils")}
-    sys.modules["torch"], sys.modules["torch._utils"] = torch_module, utils_module
-    try:
+    with stand_in_modules({"torch": torch_module, "torch._utils": utils_module}):
         yield storage_classes
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
 
 
 class _TensorPickler(pickle.Pickler):
