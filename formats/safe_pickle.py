@@ -132,7 +132,7 @@ def plain_data(obj, depth=0):
         if obj.array is None:
             raise FileFormatError("array without data in the file")
         return obj.array
-    if hasattr(obj, "plain"):  # a format's own stand-in (official Network, TorchScript module)
+    if hasattr(obj, "plain"):  # a format's own stand-in (a tensor view, a dnnlib Network, ...)
         return obj.plain(lambda value: plain_data(value, depth + 1))
     if isinstance(obj, DType):
         return obj.dtype
@@ -148,11 +148,11 @@ UNPICKLING_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, Ke
                      UnicodeDecodeError, struct.error)
 
 
-def load_pickle(payload, allowed=None, unpickler=SafeUnpickler):
+def load_pickle(payload, allowed=None):
     """The object pickled in `payload` (bytes), as plain data; FileFormatError otherwise."""
     allowed = {**NUMPY_GLOBALS, **JITTOR_GLOBALS, **PLAIN_GLOBALS, **(allowed or {})}
     try:
-        return plain_data(unpickler(io.BytesIO(payload), allowed).load())
+        return plain_data(SafeUnpickler(io.BytesIO(payload), allowed).load())
     except FileFormatError:
         raise
     except UNPICKLING_ERRORS as error:

@@ -1,11 +1,10 @@
 """Test helper: mutations of a valid file's bytes, each a (name, bytes) case, seeded."""
-import hashlib
 import io
 import pickletools
 
 import numpy as np
 
-from hostile_files import JT_SAVE_TRAILER, jt_save_container
+from checkpoint import jt_save_container
 
 LENGTH_OPCODES = {"BINBYTES": 4, "SHORT_BINBYTES": 1, "BINUNICODE": 4, "SHORT_BINUNICODE": 1,
                   "BINBYTES8": 8, "BINUNICODE8": 8, "FRAME": 8}
@@ -13,8 +12,7 @@ LENGTH_OPCODES = {"BINBYTES": 4, "SHORT_BINBYTES": 1, "BINUNICODE": 4, "SHORT_BI
 
 def split_jt_save(data):
     """(pickle, True) for a jt.save container, (data, False) otherwise."""
-    if data.endswith(JT_SAVE_TRAILER) and len(data) > 28 \
-            and hashlib.sha1(data[:-28]).digest() == data[-28:-8]:
+    if len(data) > 28 and jt_save_container(data[:-28]) == data:
         return data[:-28], True
     return data, False
 

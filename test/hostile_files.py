@@ -2,15 +2,14 @@
 naively, in every container the project reads. The command creates `marker`, so a test
 proves that nothing ran by that file never appearing."""
 import contextlib
-import hashlib
 import io
 import os
 import pickle
 import types
 
-from pytorch_writer import stand_in_modules, write_torch_legacy, write_torch_zip
+from checkpoint import jt_save_container  # anyone can compute its checksum
+from pt_writer import stand_in_modules, write_pt_legacy, write_pt_zip
 
-JT_SAVE_TRAILER = b"HCAJSLHD"
 
 
 class RunsCommand:
@@ -23,11 +22,6 @@ class RunsCommand:
 
 def hostile_pickle(marker, protocol=4):
     return pickle.dumps({"g_running": RunsCommand(f"touch {marker}")}, protocol=protocol)
-
-
-def jt_save_container(payload):
-    """jt.save's layout: the pickle, its sha1 and a fixed trailer (anyone can compute them)."""
-    return payload + hashlib.sha1(payload).digest() + JT_SAVE_TRAILER
 
 
 @contextlib.contextmanager
@@ -70,8 +64,8 @@ def write_hostile_files(folder):
         f.write(hostile_pickle(marker))
     with open(paths["jt_save"], "wb") as f:
         f.write(jt_save_container(hostile_pickle(marker)))
-    write_torch_zip({"g_running": evil}, paths["torch_zip"])
-    write_torch_legacy({"g_running": evil}, paths["torch_legacy"])
+    write_pt_zip({"g_running": evil}, paths["torch_zip"])
+    write_pt_legacy({"g_running": evil}, paths["torch_legacy"])
     with open(paths["torch_legacy_header"], "wb") as f:  # the header pickles are read too
         f.write(pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2))
         f.write(pickle.dumps(evil, protocol=2))

@@ -11,8 +11,8 @@ from checkpoint import (generator_state, infer_from_rgb_activate, infer_generato
 from conftest import NARROW, data_path, max_diff, randn
 from model import Discriminator, StyledGenerator
 from runtime import UsageError, jt
-from formats.pytorch import read_torch_file
-from pytorch_writer import write_torch_legacy, write_torch_zip
+from formats.pt_files import read_pt_file
+from pt_writer import write_pt_legacy, write_pt_zip
 
 
 @pytest.mark.parametrize("name", ["torch_zip_format.model", "torch_legacy_format.model"])
@@ -20,7 +20,7 @@ def test_reads_real_pytorch_files_without_torch(name):
     """Files written by real PyTorch 2.13; jt.load gets the strided tensor wrong on the
     zip file and fails on the legacy one."""
     expected = json.load(open(data_path("torch_format_expected.json")))
-    loaded = read_torch_file(data_path(name))
+    loaded = read_pt_file(data_path(name))
     assert set(loaded) == {"generator", "g_running", "g_optimizer"}
     for part, tensors in expected.items():
         for key, values in tensors.items():
@@ -72,7 +72,7 @@ def test_rosinality_train_step_files_load(tmp_path, full_models):
     assert sum(k.endswith("weight_flip") for k in rosinality_d) == 8
     content = {"generator": rosinality_g, "discriminator": rosinality_d, "g_running": rosinality_g,
                "g_optimizer": {"state": {}, "param_groups": [{"lr": 0.001, "betas": (0.0, 0.99)}]}}
-    for writer in (write_torch_zip, write_torch_legacy):
+    for writer in (write_pt_zip, write_pt_legacy):
         path = str(tmp_path / f"train_step-3.{writer.__name__}.model")
         writer(content, path)
         loaded = read_checkpoint(path)

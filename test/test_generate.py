@@ -10,7 +10,7 @@ from images import to_uint8_images
 from conftest import NARROW
 from model import StyledGenerator
 from runtime import UsageError, jt
-from pytorch_writer import write_torch_zip
+from pt_writer import write_pt_zip
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +28,7 @@ def generator_files(tmp_path_factory):
     stylegan_jittor = str(folder / "FFHQ_80000.model")
     jt.save({k: jt.array(v) for k, v in foreign_state.items()}, stylegan_jittor)
     rosinality = str(folder / "train_step-5.model")
-    write_torch_zip({"g_running": foreign_state, "generator": foreign_state}, rosinality)
+    write_pt_zip({"g_running": foreign_state, "generator": foreign_state}, rosinality)
     return {"ours": ours, "stylegan_jittor": stylegan_jittor, "rosinality": rosinality}
 
 

@@ -17,7 +17,7 @@ from checkpoint import load_generator, read_checkpoint, save_checkpoint
 from fuzz_files import mutations
 from hostile_files import nested_pickle, write_hostile_files
 from model import Discriminator, StyledGenerator
-from pytorch_writer import write_torch_legacy, write_torch_zip
+from pt_writer import write_pt_legacy, write_pt_zip
 from runtime import UsageError, jt, seed_everything
 
 
@@ -39,8 +39,8 @@ def valid_files(tmp_path_factory):
                      "progress": {"iteration": 3}, "args": {"width": 16},
                      "meta": {"size": 16, "alpha": 1.0, "grey": False}}, files["ours"])
     jt.save({key: jt.array(value) for key, value in g_state.items()}, files["stylegan_jittor"])
-    write_torch_zip({"generator": g_state, "g_running": g_state}, files["torch_zip"])
-    write_torch_legacy(g_state, files["torch_legacy"])
+    write_pt_zip({"generator": g_state, "g_running": g_state}, files["torch_zip"])
+    write_pt_legacy(g_state, files["torch_legacy"])
     files["official"] = data_path("official_small_32.pkl")
     return files
 

@@ -46,7 +46,7 @@ def stand_in_modules(modules):
 
 
 @contextlib.contextmanager
-def _torch_names():
+def _pt_names():
     torch_module = types.ModuleType("torch")
     utils_module = types.ModuleType("torch._utils")
     _rebuild_tensor_v2.__module__ = "torch._utils"
@@ -82,8 +82,8 @@ class _TensorPickler(pickle.Pickler):
         return saved + (None,) if self.legacy else saved
 
 
-def write_torch_zip(obj, path):
-    with _torch_names() as classes:
+def write_pt_zip(obj, path):
+    with _pt_names() as classes:
         buffer = io.BytesIO()
         pickler = _TensorPickler(buffer, classes, legacy=False)
         pickler.dump(obj)
@@ -95,8 +95,8 @@ def write_torch_zip(obj, path):
         archive.writestr("archive/version", "3\n")
 
 
-def write_torch_legacy(obj, path):
-    with _torch_names() as classes, open(path, "wb") as stream:
+def write_pt_legacy(obj, path):
+    with _pt_names() as classes, open(path, "wb") as stream:
         pickle.dump(0x1950A86A20F9469CFC6C, stream, protocol=2)
         pickle.dump(1001, stream, protocol=2)
         pickle.dump({"protocol_version": 1001, "little_endian": True,

@@ -11,12 +11,11 @@ import io
 import math
 import os
 import zipfile
-from collections import OrderedDict
 
 import numpy as np
 
-from formats.safe_pickle import (MAX_DEPTH, PLAIN_GLOBALS, UNPICKLING_ERRORS, FileFormatError,
-                                 SafeUnpickler)
+from formats.safe_pickle import (PLAIN_GLOBALS, UNPICKLING_ERRORS, FileFormatError,
+                                 SafeUnpickler, plain_data)
 
 LEGACY_MAGIC = 0x1950A86A20F9469CFC6C
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -29,7 +28,7 @@ STORAGE_DTYPES = {
 }
 
 
-class TorchFormatError(FileFormatError):
+class PtFormatError(FileFormatError):
     pass
 
 
@@ -42,23 +41,45 @@ class _StorageType:
         return 2 if self.dtype == "bfloat16" else np.dtype(self.dtype).itemsize
 
 
-class _LazyTensor:
-    """A tensor whose storage bytes may come later (legacy files store them last)."""
+class _Storages:
+    """The file's raw storages, filled after the pickle is read (legacy files store them
+    last), and a bound on the bytes tensors expand to: views may repeat one storage."""
 
-    def __init__(self, storage_key, offset, shape, stride):
-        if not all(isinstance(v, int) and v >= 0 for v in (offset, *shape, *stride)) \
-                or len(shape) != len(stride):
-            raise TorchFormatError("malformed tensor in the file")
-        self.storage_key, self.offset = storage_key, offset
+    def __init__(self, file_size):
+        self.types, self.arrays = {}, {}
+        self.bytes_left = 4 * file_size + 2**20
+
+    def spend(self, nbytes):
+        self.bytes_left -= nbytes
+        if self.bytes_left < 0:
+            raise PtFormatError("tensors expand to far more data than the file holds")
+
+
+class _StorageRef:
+    def __init__(self, key, storages):
+        self.key, self.storages = key, storages
+
+
+class _LazyTensor:
+    """A tensor view (offset, shape, stride) of a storage; plain_data turns it into an array."""
+
+    def __init__(self, ref, offset, shape, stride):
+        if not isinstance(ref, _StorageRef) or not isinstance(shape, (tuple, list)) \
+                or not isinstance(stride, (tuple, list)) or len(shape) != len(stride) \
+                or not all(isinstance(v, int) and v >= 0 for v in (offset, *shape, *stride)):
+            raise PtFormatError("malformed tensor in the file")
+        self.ref, self.offset = ref, offset
         self.shape, self.stride = tuple(shape), tuple(stride)
 
-    def materialize(self, storages, budget):
-        flat = storages[self.storage_key]
+    def plain(self, convert):
+        flat = self.ref.storages.arrays.get(self.ref.key)
+        if flat is None:
+            raise PtFormatError("a tensor names a storage the file does not hold")
         numel = math.prod(self.shape)
         last = self.offset + sum((n - 1) * s for n, s in zip(self.shape, self.stride))
         if numel and last >= flat.size:
-            raise TorchFormatError("a tensor reaches past the end of its storage")
-        budget.spend(numel * flat.itemsize)
+            raise PtFormatError("a tensor reaches past the end of its storage")
+        self.ref.storages.spend(numel * flat.itemsize)
         if not self.shape:
             return flat[self.offset].copy()
         if not numel:
@@ -69,22 +90,8 @@ class _LazyTensor:
         return np.ascontiguousarray(view)
 
 
-class _ByteBudget:
-    """Tensors may view one storage many times: bound what they expand to by the file."""
-
-    def __init__(self, file_size):
-        self.left = 4 * file_size + 2**20
-
-    def spend(self, nbytes):
-        self.left -= nbytes
-        if self.left < 0:
-            raise TorchFormatError("tensors expand to far more data than the file holds")
-
-
-def _rebuild_tensor(storage_key, offset, shape, stride, *unused):
-    if not isinstance(shape, (tuple, list)) or not isinstance(stride, (tuple, list)):
-        raise TorchFormatError("malformed tensor in the file")
-    return _LazyTensor(storage_key, offset, shape, stride)
+def _rebuild_tensor(ref, offset, shape, stride, *unused):
+    return _LazyTensor(ref, offset, shape, stride)
 
 
 def _rebuild_parameter(tensor, *unused):
@@ -98,6 +105,9 @@ class ScriptObject:
 
     def __setstate__(self, state):
         self.attributes = state
+
+    def plain(self, convert):
+        return {"__class__": self.class_name, **convert(getattr(self, "attributes", {}))}
 
 
 def _script_class(qualified_name):
@@ -118,12 +128,12 @@ TORCH_GLOBALS = {
 }
 
 
-class _TorchUnpickler(SafeUnpickler):
+class _PtUnpickler(SafeUnpickler):
     """torch's globals mapped to our stand-ins; anything else is refused."""
 
-    def __init__(self, file, storage_types):
+    def __init__(self, file, storages):
         super().__init__(file, TORCH_GLOBALS)
-        self.storage_types = storage_types
+        self.storages = storages
         self.script_classes = {}
 
     def find_class(self, module, name):
@@ -138,12 +148,12 @@ class _TorchUnpickler(SafeUnpickler):
         # zip: ('storage', type, key, location, numel); legacy adds view metadata
         if not isinstance(saved_id, tuple) or len(saved_id) < 5 or saved_id[0] != "storage" \
                 or not isinstance(saved_id[1], _StorageType):
-            raise TorchFormatError(f"unsupported persistent id {str(saved_id)[:40]!r}")
+            raise PtFormatError(f"unsupported persistent id {str(saved_id)[:40]!r}")
         if len(saved_id) > 5 and saved_id[5] is not None:
-            raise TorchFormatError("storage views (PyTorch < 0.4 files) are not supported")
+            raise PtFormatError("storage views (PyTorch < 0.4 files) are not supported")
         key = str(saved_id[2])
-        self.storage_types[key] = saved_id[1]
-        return key
+        self.storages.types[key] = saved_id[1]
+        return _StorageRef(key, self.storages)
 
 
 def _as_array(raw, storage_type):
@@ -153,44 +163,25 @@ def _as_array(raw, storage_type):
     return np.frombuffer(raw, dtype=np.dtype(storage_type.dtype).newbyteorder("<"))
 
 
-def _materialize(obj, storages, budget, depth=0):
-    if depth > MAX_DEPTH:
-        raise TorchFormatError(f"data nested deeper than {MAX_DEPTH} levels")
-    if isinstance(obj, _LazyTensor):
-        if obj.storage_key not in storages:
-            raise TorchFormatError("a tensor names a storage the file does not hold")
-        return obj.materialize(storages, budget)
-    if isinstance(obj, ScriptObject):
-        attributes = getattr(obj, "attributes", {})
-        return {"__class__": obj.class_name, **_materialize(attributes, storages, budget, depth + 1)}
-    if isinstance(obj, dict):
-        items = [(key, _materialize(value, storages, budget, depth + 1))
-                 for key, value in obj.items()]
-        return OrderedDict(items) if isinstance(obj, OrderedDict) else dict(items)
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_materialize(value, storages, budget, depth + 1) for value in obj)
-    return obj
-
-
 def _read_zip(path, file_size):
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         pickles = [n for n in names if n.endswith("data.pkl")]
         if not pickles:
-            raise TorchFormatError("zip archive without data.pkl")
+            raise PtFormatError("zip archive without data.pkl")
         prefix = pickles[0][: -len("data.pkl")]
 
         def read_entry(name):
             info = archive.getinfo(name)
             if max(info.file_size, info.compress_size) > file_size:  # a bomb, or a bad length
-                raise TorchFormatError(f"archive entry {name} claims more bytes than the file has")
+                raise PtFormatError(f"archive entry {name} claims more bytes than the file has")
             return archive.read(name)
 
-        types = {}
-        obj = _TorchUnpickler(io.BytesIO(read_entry(pickles[0])), types).load()
-        storages = {key: _as_array(read_entry(f"{prefix}data/{key}"), storage_type)
-                    for key, storage_type in types.items()}
-    return _materialize(obj, storages, _ByteBudget(file_size))
+        storages = _Storages(file_size)
+        obj = _PtUnpickler(io.BytesIO(read_entry(pickles[0])), storages).load()
+        for key, storage_type in storages.types.items():
+            storages.arrays[key] = _as_array(read_entry(f"{prefix}data/{key}"), storage_type)
+    return plain_data(obj)
 
 
 def _read_legacy(stream, file_size):
@@ -198,24 +189,23 @@ def _read_legacy(stream, file_size):
         return SafeUnpickler(stream, PLAIN_GLOBALS).load()
 
     if header_pickle() != LEGACY_MAGIC:
-        raise TorchFormatError("not a PyTorch file")
+        raise PtFormatError("not a PyTorch file")
     header_pickle()  # protocol version
     header_pickle()  # sys info (byte order, type sizes)
-    types = {}
-    obj = _TorchUnpickler(stream, types).load()
-    storages = {}
+    storages = _Storages(file_size)
+    obj = _PtUnpickler(stream, storages).load()
     keys = header_pickle()
     if not isinstance(keys, list):
-        raise TorchFormatError("malformed storage list")
+        raise PtFormatError("malformed storage list")
     for key in keys:
-        if key not in types:
-            raise TorchFormatError("the file stores a storage no tensor declared")
+        if key not in storages.types:
+            raise PtFormatError("the file stores a storage no tensor declared")
         numel = int(np.frombuffer(stream.read(8), dtype="<i8")[0])
-        nbytes = numel * types[key].itemsize
+        nbytes = numel * storages.types[key].itemsize
         if numel < 0 or nbytes > file_size - stream.tell():
-            raise TorchFormatError("a storage is longer than the rest of the file")
-        storages[key] = _as_array(stream.read(nbytes), types[key])
-    return _materialize(obj, storages, _ByteBudget(file_size))
+            raise PtFormatError("a storage is longer than the rest of the file")
+        storages.arrays[key] = _as_array(stream.read(nbytes), storages.types[key])
+    return plain_data(obj)
 
 
 def _starts_with_magic(payload):
@@ -225,14 +215,14 @@ def _starts_with_magic(payload):
         return False
 
 
-def is_torch_file(path):
+def is_pt_file(path):
     """True for a zip archive or a pickle stream that starts with torch's magic number."""
     with open(path, "rb") as stream:
         head = stream.read(64)
     return head.startswith(ZIP_SIGNATURE) or _starts_with_magic(head)
 
 
-def read_torch_file(path):
+def read_pt_file(path):
     """The object saved by torch.save, with every tensor as a NumPy array."""
     file_size = os.path.getsize(path)
     try:
@@ -242,8 +232,8 @@ def read_torch_file(path):
             stream.seek(0)
             return _read_legacy(io.BytesIO(stream.read()), file_size)
     except FileFormatError as error:
-        raise TorchFormatError(f"{path}: {error}") from None
+        raise PtFormatError(f"{path}: {error}") from None
     except (*UNPICKLING_ERRORS, zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError,
             RuntimeError) as error:
-        raise TorchFormatError(f"{path}: not a readable PyTorch file "
+        raise PtFormatError(f"{path}: not a readable PyTorch file "
                                f"({type(error).__name__}: {str(error)[:80]})") from None
