@@ -5,10 +5,13 @@
     python benchmark.py generate --size 128 --batch 8 [--width 512]
     python benchmark.py inception --size 32 --batch 16
     python benchmark.py fid_halves data/demo --size 32 --count 4000
+    python benchmark.py official [--size 1024] [--iters 3]   # NVIDIA-layout pickle
 """
 import argparse
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 
@@ -148,6 +151,83 @@ def bench_fid_halves(args):
           f"(features at {count / seconds:.1f} img/s)")
 
 
+def memory_mb(field):
+    """This process's resident (VmRSS) or peak resident (VmHWM) memory, from /proc."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def bench_official(args):
+    """Load time and peak memory of an NVIDIA-layout pickle with the released models' sizes
+    (random values; test/official_writer.py writes it), then generation img/s from it.
+    Loading runs in a fresh process, so its peak memory is its own."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "test"))
+    from official_writer import official_pickle
+
+    workdir = tempfile.mkdtemp()
+    try:
+        path = os.path.join(workdir, f"official_{args.size}.pkl")
+        started = time.time()
+        with open(path, "wb") as stream:
+            stream.write(official_pickle(args.size))
+        print(f"wrote an official-layout {args.size} px pickle: "
+              f"{os.path.getsize(path) / 2**20:.0f} MiB in {time.time() - started:.1f} s")
+        subprocess.run([sys.executable, os.path.abspath(__file__), "official_load", path,
+                        "--iters", str(args.iters), "--batch", str(args.batch),
+                        "--device", args.device], check=True)
+    finally:
+        shutil.rmtree(workdir)
+
+
+def bench_official_load(args):
+    from runtime import jt, select_device
+    import checkpoint
+    import generate
+
+    select_device(args.device)
+    before = memory_mb("VmRSS")
+    started = time.time()
+    generator, ckpt = checkpoint.load_generator(args.path)
+    seconds = time.time() - started
+    print(f"load_generator: {seconds:.1f} s, peak memory {memory_mb('VmHWM') - before:.0f} MiB "
+          f"above the {before:.0f} MiB of the process before")
+    started = time.time()
+    checkpoint.load_discriminator(args.path)
+    print(f"load_discriminator: {time.time() - started:.1f} s")
+    converted = args.path + ".model"
+    started = time.time()
+    checkpoint.convert(args.path, converted)
+    print(f"convert to ours: {time.time() - started:.1f} s, "
+          f"{os.path.getsize(converted) / 2**20:.0f} MiB")
+    started = time.time()
+    checkpoint.load_generator(converted)
+    print(f"load_generator of the converted file: {time.time() - started:.1f} s")
+
+    step = len(ckpt["noise"]) // 2 - 1
+    render = generate.Renderer(generator, step, 1.0, generator.w_avg.reshape(1, -1), 0.7, 8,
+                               args.batch, generate.stored_noise(None, ckpt, args.path))
+    rng = np.random.RandomState(0)
+
+    def images():
+        z = rng.randn(args.batch, generator.w_avg.shape[0]).astype(np.float32)
+        return render(z, render.noise(rng, args.batch))
+
+    started = time.time()
+    first = images()
+    print(f"first batch (compiles each op shape once): {time.time() - started:.1f} s, "
+          f"values in [{first.min():.2f}, {first.max():.2f}]")
+    jt.sync_all(True)
+    started = time.time()
+    for _ in range(args.iters):
+        images()
+    seconds = (time.time() - started) / args.iters
+    print(f"generate {4 * 2**step} px from it, batch {args.batch}: {args.batch / seconds:.3f} "
+          f"img/s ({seconds:.1f} s per batch), peak memory {memory_mb('VmHWM'):.0f} MiB")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -160,6 +240,14 @@ def parse_args(argv=None):
     halves.add_argument("--size", type=int, default=32)
     halves.add_argument("--count", type=int, default=4000)
     halves.add_argument("--device", default="auto")
+    official = sub.add_parser("official")
+    official.add_argument("--size", type=int, default=1024)
+    official_load = sub.add_parser("official_load")
+    official_load.add_argument("path")
+    for command in (official, official_load):
+        command.add_argument("--iters", type=int, default=3)
+        command.add_argument("--batch", type=int, default=1)
+        command.add_argument("--device", default="auto")
     for name, default_size in (("train", 8), ("generate", 128), ("inception", 32)):
         model_parser = sub.add_parser(name)
         model_parser.add_argument("--size", type=int, default=default_size)
@@ -175,7 +263,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     {"resize": bench_resize, "train": bench_train, "generate": bench_generate,
-     "inception": bench_inception, "fid_halves": bench_fid_halves}[args.what](args)
+     "inception": bench_inception, "fid_halves": bench_fid_halves, "official": bench_official,
+     "official_load": bench_official_load}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -182,12 +182,21 @@ def architecture_of(checkpoint):
     return dict((checkpoint.get("meta") or {}).get("architecture") or {})
 
 
+# the constructor options of each network that a recorded architecture fixes
+GENERATOR_LAYOUT = ("code_dim", "n_mlp", "channels", "noise_per_layer", "norm_eps",
+                    "bias_after_blur")
+DISCRIMINATOR_LAYOUT = ("channels", "stddev_group", "from_rgb_activate", "official_blocks")
+
+
+def layout_options(architecture, keys):
+    return {key: architecture[key] for key in keys}
+
+
 def generator_options(checkpoint, state):
     architecture = architecture_of(checkpoint)
     if not architecture:
         return infer_generator_config(state)
-    return {key: architecture[key] for key in ("code_dim", "n_mlp", "channels",
-                                                "noise_per_layer", "norm_eps", "bias_after_blur")}
+    return layout_options(architecture, GENERATOR_LAYOUT)
 
 
 def load_generator(path):
@@ -217,8 +226,7 @@ def load_discriminator(path):
         raise UsageError(f"{path}: holds no discriminator (only generator weights)")
     architecture = architecture_of(checkpoint)
     if architecture:
-        options = {key: architecture[key] for key in ("channels", "stddev_group",
-                                                       "from_rgb_activate", "official_blocks")}
+        options = layout_options(architecture, DISCRIMINATOR_LAYOUT)
     else:
         width = infer_generator_config(generator_state(checkpoint, path))["width"]
         options = {"width": width, "from_rgb_activate": infer_from_rgb_activate(state)}

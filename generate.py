@@ -50,15 +50,32 @@ def make_noise(rng, count, step, per_layer=False):
             for b in range(step + 1) for _ in range(2 if per_layer else 1)]
 
 
-class Renderer:
-    """Batched generation with fixed settings (step, alpha, truncation)."""
+def stored_noise(choice, checkpoint, path):
+    """The file's own noise maps (NVIDIA's pickles hold one per layer) for --noise stored,
+    which is the default where a file has them; None means random maps."""
+    maps = checkpoint.get("noise")
+    if choice == "random" or (choice is None and not maps):
+        return None
+    if not maps:
+        raise UsageError(f"--noise stored: {path} holds no noise maps (NVIDIA's pickles do); "
+                         "use --noise random")
+    return [np.asarray(m, dtype=np.float32) for m in maps]
 
-    def __init__(self, generator, step, alpha, mean, psi, cutoff, batch):
+
+class Renderer:
+    """Batched generation with fixed settings (step, alpha, truncation, noise source)."""
+
+    def __init__(self, generator, step, alpha, mean, psi, cutoff, batch, fixed_noise=None):
         self.generator, self.step, self.alpha, self.batch = generator, step, alpha, batch
         self.truncation = dict(mean_style=mean, style_weight=psi, truncation_cutoff=cutoff)
+        self.fixed_noise = fixed_noise
 
     def noise(self, rng, count):
-        return make_noise(rng, count, self.step, self.generator.generator.noise_per_layer)
+        per_layer = self.generator.generator.noise_per_layer
+        if self.fixed_noise is None:
+            return make_noise(rng, count, self.step, per_layer)
+        used = (self.step + 1) * (2 if per_layer else 1)
+        return [np.repeat(n[:1], count, 0) for n in self.fixed_noise[:used]]
 
     def __call__(self, latents, noise, mixing_range=(-1, -1), from_w=False):
         """latents: one array of z (or w), or a list of two for mixing; NCHW in [-1, 1]."""
@@ -133,7 +150,8 @@ def write_interpolation(images, out):
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description="Sample and style-mixing grids from a checkpoint.",
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("ckpt", help="checkpoint: ours, StyleGAN-jittor's or rosinality's")
+    parser.add_argument("ckpt", help="checkpoint: ours, StyleGAN-jittor's, rosinality's or "
+                                     "NVIDIA's .pkl")
     parser.add_argument("--size", type=int, help="resolution; none given = the trained one "
                                                  "(128 for checkpoints of other projects)")
     parser.add_argument("--n_row", type=int, default=5, help="rows of sample.png")
@@ -148,6 +166,9 @@ def parse_args(argv=None):
     parser.add_argument("--interpolate", type=int, metavar="N", help="also an N-frame latent walk GIF")
     parser.add_argument("--space", choices=["z", "w"], default="z",
                         help="walk: spherical in z or linear in w")
+    parser.add_argument("--noise", choices=["stored", "random"],
+                        help="noise maps: the file's own (NVIDIA's pickles have them) or random; "
+                             "none given = stored where the file has them")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same images")
     parser.add_argument("--batch", type=int, default=8, help="images per forward pass")
     parser.add_argument("--out", default="style_mixing", help="output folder")
@@ -169,7 +190,8 @@ def mixing_paths(out, count):
 
 def summary(args, size, replaced):
     """One line per kind of file written, and how many files of an earlier run were replaced."""
-    lines = [f"{size} px, truncation {args.truncation:g}, seed {args.seed}: wrote into {args.out}/",
+    lines = [f"{size} px, truncation {args.truncation:g}, {args.noise} noise, seed {args.seed}: "
+             f"wrote into {args.out}/",
              f"  sample.png: {args.n_row} x {args.n_col} samples"]
     if args.n_mixing:
         low, high = args.mixing_range
@@ -196,8 +218,10 @@ def main(argv=None):
         args.truncation_cutoff = 8  # NVIDIA's default for its own models
     rng = np.random.RandomState(args.seed)
     code_dim = generator.w_avg.shape[0]
+    fixed_noise = stored_noise(args.noise, checkpoint, args.ckpt)
+    args.noise = "random" if fixed_noise is None else "stored"
     render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),
-                      args.truncation, args.truncation_cutoff, args.batch)
+                      args.truncation, args.truncation_cutoff, args.batch, fixed_noise)
     written = [os.path.join(args.out, "sample.png")]
     gif = [os.path.join(args.out, "interpolation.gif")] if args.interpolate else []
     replaced = sum(map(os.path.exists, written + mixing_paths(args.out, args.n_mixing) + gif))

@@ -18,7 +18,8 @@ from tqdm import tqdm
 
 from runtime import (UsageError, add_runtime_args, jt, run_cli, seed_everything, select_device,
                      writable_folder)
-from checkpoint import (generator_state, infer_from_rgb_activate, infer_generator_config,
+from checkpoint import (DISCRIMINATOR_LAYOUT, GENERATOR_LAYOUT, architecture_of, generator_state,
+                        infer_from_rgb_activate, infer_generator_config, layout_options,
                         load_state, read_checkpoint, save_checkpoint)
 from dataset import MultiResolutionDataset, infinite_batches
 from images import image_grid, save_image_atomically
@@ -119,17 +120,29 @@ def accumulate(pairs, decay=EMA_DECAY):
     jt.sync([ema_var for ema_var, _ in pairs])
 
 
+def network_options(args):
+    """Generator and discriminator constructor options: from the command line, or from the
+    layout a checkpoint records (NVIDIA's models: channel table, per-layer noise, ...)."""
+    grey = args.colour == "grey"
+    architecture = getattr(args, "architecture", None)
+    if architecture:
+        return ({**layout_options(architecture, GENERATOR_LAYOUT), "grey": grey},
+                {**layout_options(architecture, DISCRIMINATOR_LAYOUT),
+                 "stddev_group": args.stddev_group})
+    return (dict(code_dim=args.code_dim, n_mlp=args.n_mlp, width=args.width, grey=grey),
+            dict(from_rgb_activate=not args.no_from_rgb_activate, width=args.width,
+                 stddev_group=args.stddev_group))
+
+
 class TrainingState:
     """Models, EMA, optimizers, counters and args: saved and restored as one object."""
 
     def __init__(self, args):
         self.args = args
-        config = dict(code_dim=args.code_dim, n_mlp=args.n_mlp, width=args.width,
-                      grey=args.colour == "grey")
-        self.generator = StyledGenerator(**config)
-        self.discriminator = Discriminator(from_rgb_activate=not args.no_from_rgb_activate,
-                                           width=args.width, stddev_group=args.stddev_group)
-        self.g_running = StyledGenerator(**config)
+        g_options, d_options = network_options(args)
+        self.generator = StyledGenerator(**g_options)
+        self.discriminator = Discriminator(**d_options)
+        self.g_running = StyledGenerator(**g_options)
         self.ema_pairs = list(zip(self.g_running.state_dict().values(),
                                   self.generator.state_dict().values()))
         accumulate(self.ema_pairs, decay=0)
@@ -142,8 +155,11 @@ class TrainingState:
         """What generate.py needs to know: the size and alpha the model is at, and whether
         it draws grey images."""
         plan = plan_for(self)
-        return {"size": plan.resolution, "step": plan.step, "alpha": plan.alpha,
+        meta = {"size": plan.resolution, "step": plan.step, "alpha": plan.alpha,
                 "iteration": self.iteration, "grey": self.args.colour == "grey"}
+        if getattr(self.args, "architecture", None):  # so every loader rebuilds this layout
+            meta["architecture"] = self.args.architecture
+        return meta
 
     def to_checkpoint(self):
         return {"generator": self.generator.state_dict(),
@@ -163,6 +179,9 @@ class TrainingState:
         if "discriminator" not in checkpoint:
             return "loaded the generator only: discriminator, optimizers and progress start fresh"
         load_state(self.discriminator, checkpoint["discriminator"], "discriminator", path)
+        if (checkpoint.get("meta") or {}).get("source") == "official":
+            return (f"loaded NVIDIA's G, D and Gs (as the EMA generator, with its w average) "
+                    f"for {plan_for(self).resolution} px; optimizers and progress start fresh")
         if "progress" not in checkpoint:
             return ("loaded generator, EMA generator and discriminator (not ours: "
                     "optimizers and progress start fresh)")
@@ -212,17 +231,24 @@ def track_w_avg(generator, z):
         generator.update_w_avg(w_mean, W_AVG_BETA)
 
 
-def fixed_sample_inputs(code_dim, step, seed, count=N_SAMPLE_ROWS * N_SAMPLE_COLS):
-    """The same latents and noise at every sampling, so grids show progress over time."""
+def fixed_sample_inputs(code_dim, step, seed, count=N_SAMPLE_ROWS * N_SAMPLE_COLS,
+                        per_layer=False):
+    """The same latents and noise at every sampling, so grids show progress over time;
+    one noise map per block, or per layer (NVIDIA's layout)."""
     rng = np.random.RandomState(seed)
     z = rng.randn(count, code_dim).astype(np.float32)
-    noise = [np.random.RandomState(seed + 1 + block).randn(count, 1, 4 * 2**block, 4 * 2**block)
-             .astype(np.float32) for block in range(step + 1)]
+    maps_per_block = 2 if per_layer else 1
+    noise = []
+    for index in range((step + 1) * maps_per_block):
+        size = 4 * 2**(index // maps_per_block)
+        noise.append(np.random.RandomState(seed + 1 + index).randn(count, 1, size, size)
+                     .astype(np.float32))
     return z, noise
 
 
 def save_samples(state, plan, path):
-    z, noise = fixed_sample_inputs(state.args.code_dim, plan.step, state.args.seed)
+    z, noise = fixed_sample_inputs(state.args.code_dim, plan.step, state.args.seed,
+                                   per_layer=state.g_running.generator.noise_per_layer)
     images = []
     with jt.no_grad():
         for start in range(0, len(z), N_SAMPLE_COLS):
@@ -421,6 +447,11 @@ def validate(args, dataset):
             raise UsageError(f"--{name} {size}: must be a power of two from 4 to 1024")
     if args.init_size > args.max_size:
         raise UsageError(f"--init_size {args.init_size} is above --max_size {args.max_size}")
+    if args.architecture:
+        largest = 4 * 2**(len(args.architecture["channels"]) - 1)
+        if args.max_size > largest:
+            raise UsageError(f"--max_size {args.max_size}: {args.ckpt} holds networks up to "
+                             f"{largest} px; choose --max_size {largest} or less")
     for size in (4 * 2**s for s in range(step_of_size(args.init_size), step_of_size(args.max_size) + 1)):
         dataset.set_resolution(size)  # fails early, naming the resize.py command
     for name in ("phase", "batch", "iters", "sample_every", "save_every", "log_every", "width",
@@ -438,6 +469,33 @@ def validate(args, dataset):
         raise UsageError(f"--ema_decay {args.ema_decay}: must be in [0, 1)")
     if args.batch < jt.world_size:
         raise UsageError(f"--batch {args.batch}: must be at least the number of MPI ranks")
+    group = min(args.stddev_group, args.batch // jt.world_size)
+    if group and (args.batch // jt.world_size) % group:
+        raise UsageError(f"--stddev_group {args.stddev_group}: must divide the batch of each "
+                         f"process ({args.batch // jt.world_size}); choose --batch "
+                         f"{args.stddev_group * jt.world_size * 2} or --stddev_group 0")
+
+
+def adopt_architecture(args, explicit, checkpoint):
+    """Build the networks a checkpoint was trained with, whatever the command line's
+    defaults say; a recorded layout (NVIDIA's) also fixes latent size, mapping depth and
+    D's stddev groups, and a file that was not ours trains on at its own size."""
+    args.architecture = architecture_of(checkpoint) or None
+    if not args.architecture:
+        for key, value in infer_generator_config(generator_state(checkpoint, args.ckpt)).items():
+            if key not in explicit:
+                setattr(args, key, value)
+        if "discriminator" in checkpoint:
+            args.no_from_rgb_activate = not infer_from_rgb_activate(checkpoint["discriminator"])
+        return
+    args.code_dim, args.n_mlp = args.architecture["code_dim"], args.architecture["n_mlp"]
+    if "stddev_group" not in explicit:
+        args.stddev_group = args.architecture["stddev_group"]
+    if "progress" not in checkpoint:
+        size = int(checkpoint["meta"]["size"])
+        for name in ("init_size", "max_size"):
+            if name not in explicit:
+                setattr(args, name, size)
 
 
 def resumed_args(args, explicit, checkpoint):
@@ -453,22 +511,15 @@ def main(argv=None):
     args, explicit = parse_args(argv)
     select_device(args.device)
     checkpoint = read_checkpoint(args.ckpt) if args.ckpt else {}
-    if (checkpoint.get("meta") or {}).get("source") == "official":
-        raise UsageError(f"{args.ckpt}: fine-tuning NVIDIA's models is not supported yet "
-                         "(generate.py and metrics.py read them)")
-    if args.ckpt:  # build the model the file was trained with
-        architecture = infer_generator_config(generator_state(checkpoint, args.ckpt))
-        for key, value in architecture.items():
-            if key not in explicit:
-                setattr(args, key, value)
-        if "discriminator" in checkpoint:
-            args.no_from_rgb_activate = not infer_from_rgb_activate(checkpoint["discriminator"])
+    args.architecture = None
+    if args.ckpt:
+        adopt_architecture(args, explicit, checkpoint)
     args = resumed_args(args, explicit, checkpoint)
     seed_everything(args.seed)
     dataset = MultiResolutionDataset(args.path, batch_size=args.batch, num_workers=args.workers,
                                      flip=not args.no_flip, seed=args.seed)
     validate(args, dataset)
-    if args.colour == "auto" and "progress" in checkpoint:  # ours, from before --colour
+    if args.colour == "auto" and ("progress" in checkpoint or args.architecture):
         args.colour = "grey" if checkpoint.get("meta", {}).get("grey") else "rgb"
     if args.colour == "auto":
         args.colour = "grey" if dataset.looks_grey() else "rgb"

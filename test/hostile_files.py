@@ -1,14 +1,13 @@
 """Test helper: checkpoint files whose pickle would run a shell command when unpickled
 naively, in every container the project reads. The command creates `marker`, so a test
 proves that nothing ran by that file never appearing."""
-import contextlib
 import io
 import os
 import pickle
-import types
 
 from checkpoint import jt_save_container  # anyone can compute its checksum
-from pt_writer import stand_in_modules, write_pt_legacy, write_pt_zip
+from official_writer import dnnlib_names, network_state
+from pt_writer import write_pt_legacy, write_pt_zip
 
 
 
@@ -24,32 +23,11 @@ def hostile_pickle(marker, protocol=4):
     return pickle.dumps({"g_running": RunsCommand(f"touch {marker}")}, protocol=protocol)
 
 
-@contextlib.contextmanager
-def _dnnlib_names():
-    names = ["dnnlib", "dnnlib.tflib", "dnnlib.tflib.network"]
-    modules = {name: types.ModuleType(name) for name in names}
-
-    class Network:
-        def __init__(self, state):
-            self.state = state
-
-        def __reduce__(self):
-            return Network, (), self.state
-
-    Network.__module__ = "dnnlib.tflib.network"
-    Network.__qualname__ = "Network"
-    modules["dnnlib.tflib.network"].Network = Network
-    with stand_in_modules(modules):
-        yield Network
-
-
 def official_style_pickle(payload_object):
     """(G, D, Gs) of dnnlib Networks, as NVIDIA pickles them, with `payload_object` inside."""
-    with _dnnlib_names() as Network:
+    with dnnlib_names() as Network:
         def network(name):
-            return Network({"version": 3, "name": name, "static_kwargs": {}, "components": {},
-                            "build_module_src": "", "build_func_name": name,
-                            "variables": [("lod", payload_object)]})
+            return Network(network_state(name, name, {}, [("lod", payload_object)]))
         return pickle.dumps((network("G"), network("D"), network("Gs")), protocol=4)
 
 

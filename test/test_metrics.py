@@ -122,6 +122,23 @@ def test_fid_end_to_end_with_cached_real_statistics(narrow_checkpoint, tmp_path)
     assert again == value  # same seed, cached real statistics
 
 
+def test_metrics_read_nvidias_pickles(tmp_path, capsys):
+    """Per-layer noise, the file's channel table and w average all reach both metrics."""
+    import resize
+    from conftest import data_path
+
+    official = data_path("official_small_32.pkl")
+    root = str(tmp_path / "demo")
+    resize.build_demo(root, count=8, progress=False)
+    metrics.main(["fid", official, root, "--n", "8", "--batch", "4", "--truncation", "0.7",
+                  "--device", "cpu"])
+    metrics.main(["ppl", official, "--n", "4", "--batch", "4", "--device", "cpu"])
+    fid_line, ppl_line = capsys.readouterr().out.strip().splitlines()[-2:]
+    assert fid_line.startswith("FID ") and "at 32 px (8 generated, 8 real images)" in fid_line
+    assert ppl_line.startswith("PPL (w, end) ") and ppl_line.endswith("at 32 px (4 pairs)")
+    assert float(fid_line.split()[1]) > 0 and float(ppl_line.split()[3]) > 0
+
+
 def test_missing_package_names_the_install_command(monkeypatch):
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",

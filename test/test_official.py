@@ -1,12 +1,15 @@
 """NVIDIA's official pickles: read without TensorFlow, outputs equal to NVIDIA's own."""
 import numpy as np
 import pytest
+from PIL import Image
 
-from checkpoint import generator_options, load_discriminator, load_generator, load_state
+import generate
+from checkpoint import (generator_options, load_discriminator, load_generator, load_state,
+                        read_checkpoint, save_checkpoint)
 from conftest import data_path
 from formats.official import OFFICIAL_GLOBALS, noise_maps
 from formats.safe_pickle import load_pickle
-from runtime import jt
+from runtime import UsageError, jt
 
 SIZES = {"small_32": 3, "medium_128": 5}  # file -> step (32 px: 3, 128 px with fused convs: 5)
 
@@ -64,6 +67,26 @@ def test_training_generator_is_g_and_the_ema_one_is_gs():
         assert relative(gs(z, noise=noise, step=3, alpha=1), reference["images_G_psi1"]) > 0.01
 
 
+def test_writer_follows_nvidias_layout_exactly():
+    """The benchmark's full-size pickle comes from this writer: with the small file's
+    settings it must give the names, shapes, order and kwargs NVIDIA's code wrote."""
+    from official_writer import official_pickle
+
+    real = load_pickle(open(data_path("official_small_32.pkl"), "rb").read(), OFFICIAL_GLOBALS)
+    ours = load_pickle(official_pickle(32, fmap_base=256, fmap_max=32, latent=32,
+                                       mapping_layers=2), OFFICIAL_GLOBALS)
+
+    def layout(network):
+        return {"name": network["name"], "build": network["build_func_name"],
+                "kwargs": network["static_kwargs"],
+                "variables": [(name, np.shape(value), np.asarray(value).dtype)
+                              for name, value in network["variables"].items()],
+                "components": {key: layout(value) for key, value in network["components"].items()}}
+
+    for real_network, our_network in zip(real, ours):
+        assert layout(our_network) == layout(real_network)
+
+
 def test_official_file_converts_to_ours_and_loads_the_same(tmp_path):
     import checkpoint as checkpoint_script
 
@@ -80,11 +103,43 @@ def test_official_file_converts_to_ours_and_loads_the_same(tmp_path):
     assert np.array_equal(original.w_avg.numpy(), again.w_avg.numpy())
 
 
-def test_generate_draws_official_models(tmp_path):
-    import generate
+def test_generate_renders_nvidias_default_truncation_with_the_stored_noise():
+    path = data_path("official_small_32.pkl")
+    reference = np.load(data_path("official_small_32_outputs.npz"))
+    generator, checkpoint = load_generator(path)
+    render = generate.Renderer(generator, 3, 1.0, generator.w_avg.reshape(1, -1), 0.7, 8, 3,
+                               generate.stored_noise(None, checkpoint, path))
+    rng = np.random.RandomState(0)
+    images = render(reference["z"], render.noise(rng, 4))  # batches of 3 and 1
+    assert relative(images, reference["images_psi07_cut8"]) < 1e-4
+    render.fixed_noise = generate.stored_noise("random", checkpoint, path)
+    assert relative(render(reference["z"], render.noise(rng, 4)),
+                    reference["images_psi07_cut8"]) > 1e-3
 
+
+def test_generate_noise_choice(tmp_path, capsys):
+
+    def sample(name, *extra):
+        out = tmp_path / name
+        generate.main([data_path("official_small_32.pkl"), "--out", str(out), "--n_row", "1",
+                       "--n_col", "2", "--n_mixing", "0", "--device", "cpu", *extra])
+        return np.asarray(Image.open(out / "sample.png"))
+
+    default, stored, random = sample("default"), sample("stored", "--noise", "stored"), \
+        sample("random", "--noise", "random")
+    assert np.array_equal(default, stored) and not np.array_equal(default, random)
+    assert "32 px, truncation 0.7, stored noise" in capsys.readouterr().out
+    ours = str(tmp_path / "ours.model")
+    converted = read_checkpoint(data_path("official_small_32.pkl"))
+    del converted["noise"]
+    save_checkpoint(converted, ours)
+    with pytest.raises(UsageError, match="ours.model holds no noise maps.*--noise random"):
+        generate.main([ours, "--out", str(tmp_path / "x"), "--noise", "stored",
+                       "--device", "cpu"])
+
+
+def test_generate_draws_official_models(tmp_path):
     written = generate.main([data_path("official_medium_128.pkl"), "--out", str(tmp_path),
                              "--n_row", "1", "--n_col", "2", "--n_mixing", "1", "--device", "cpu"])
-    from PIL import Image
     sample = Image.open(written[0])
     assert sample.size[1] == 128 + 4  # one row of 128 px images with the grid's padding

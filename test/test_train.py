@@ -204,6 +204,45 @@ def test_ema_only_and_foreign_checkpoints_start_fresh_parts(demo_data, tmp_path)
     assert resumed.iteration == 2
 
 
+def test_fine_tunes_nvidias_model_at_its_size(demo_data, tmp_path, capsys, monkeypatch):
+    """G, D and Gs of an official pickle become the training state, exactly; training goes
+    on in NVIDIA's layout (per-layer noise, stddev groups of 4) and saves files that load."""
+    from conftest import data_path
+    from formats.official import noise_maps
+
+    path = data_path("official_small_32.pkl")
+    reference = np.load(data_path("official_small_32_outputs.npz"))
+    folders = ["--checkpoint_dir", str(tmp_path / "checkpoint"), "--sample_dir",
+               str(tmp_path / "sample"), "--workers", "0", "--device", "cpu"]
+    with monkeypatch.context() as patch:  # the state as training would start from it
+        patch.setattr(train, "train", lambda state, dataset: None)
+        loaded = train.main([demo_data, "--ckpt", path, *folders])
+    assert "loaded NVIDIA's G, D and Gs" in capsys.readouterr().err
+    args = loaded.args
+    assert (args.init_size, args.max_size, args.colour, args.stddev_group) == (32, 32, "rgb", 4)
+    noise = [jt.array(np.repeat(n, 4, 0)) for n in read_checkpoint(path)["noise"]]
+    z = jt.array(reference["z"])
+    with jt.no_grad():
+        gs_images = loaded.g_running(z, noise=noise, step=3, alpha=1).numpy()
+        scores = loaded.discriminator(jt.array(reference["rand_images"]), step=3, alpha=1)
+    assert np.abs(gs_images - reference["images_psi1"]).max() < 1e-4
+    assert np.abs(scores.numpy() - reference["d_scores_rand_images"]).max() < 1e-4 * np.abs(
+        reference["d_scores_rand_images"]).max()
+    assert not np.allclose(loaded.generator(z, noise=noise, step=3, alpha=1).numpy(), gs_images)
+
+    train.main([demo_data, "--ckpt", path, "--iters", "1", "--batch", "4", *folders])
+    resumed = train.main([demo_data, "--ckpt", str(tmp_path / "checkpoint" / "last.model"),
+                          "--iters", "2", "--sample_every", "1", "--save_every", "2", *folders])
+    assert resumed.iteration == 2 and resumed.generator.generator.noise_per_layer
+    assert resumed.args.batch == 4 and resumed.discriminator.stddev_group == 4
+    assert "000002.png" in os.listdir(tmp_path / "sample")
+    tuned, checkpoint = load_generator(str(tmp_path / "checkpoint" / "000002.model"))
+    assert checkpoint["meta"]["size"] == 32 and tuned.generator.noise_per_layer
+    with jt.no_grad():
+        images = tuned(z, noise=noise, step=3, alpha=1).numpy()
+    assert 0 < np.abs(images - gs_images).max() < 0.1  # two EMA steps away from Gs
+
+
 def test_diverged_training_stops_and_keeps_last_checkpoint(demo_data, tmp_path):
     run_train(demo_data, tmp_path, "--iters", "5", "--save_every", "5")
     good = open(tmp_path / "checkpoint" / "last.model", "rb").read()
@@ -234,6 +273,12 @@ def test_bad_arguments_are_one_line_errors(demo_data, tmp_path):
         run_train(demo_data, tmp_path, "--init_size", "12")
     with pytest.raises(UsageError, match="no such checkpoint file"):
         run_train(demo_data, tmp_path, "--ckpt", str(tmp_path / "nope.model"))
+    with pytest.raises(UsageError, match=r"--stddev_group 4: must divide the batch .* \(6\)"):
+        run_train(demo_data, tmp_path, "--stddev_group", "4", "--batch", "6")
+    from conftest import data_path
+    with pytest.raises(UsageError, match="holds networks up to 32 px; choose --max_size 32"):
+        train.main([demo_data, "--ckpt", data_path("official_small_32.pkl"), "--max_size",
+                    "64", "--workers", "0", "--device", "cpu"])
     result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"),
                              str(tmp_path / "missing"), "--device", "cpu"],
                             capture_output=True, text=True)
