@@ -70,7 +70,7 @@ def bench_train(args):
     def iteration(alpha):
         plan = train.Plan(0, step, alpha, args.batch, 0.001)
         train.discriminator_step(state, real, plan)
-        train.generator_step(state, args.batch, plan)
+        train.generator_step(state, plan)
         train.accumulate(state.ema_pairs)
 
     def timed(alphas):

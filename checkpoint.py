@@ -45,14 +45,17 @@ def save_checkpoint(obj, path):
     """Write atomically: a crash mid-write leaves any previous file at `path` intact."""
     payload = jt_save_container(pickle.dumps(to_numpy_tree(obj), protocol=4))
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     temp_path = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
     try:
+        os.makedirs(directory, exist_ok=True)
         with open(temp_path, "wb") as stream:
             stream.write(payload)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp_path, path)
+    except OSError as error:
+        raise UsageError(f"{path}: cannot write the checkpoint ({error.strerror or error}); "
+                         "any earlier file there is kept") from None
     finally:
         if os.path.exists(temp_path):
             os.remove(temp_path)

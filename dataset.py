@@ -4,15 +4,18 @@
     for real in infinite_batches(dataset): ...      # float32 NCHW in [-1, 1]
     dataset.set_resolution(16)                       # same object, next training step
 """
+import ctypes
 import io
 import itertools
 import os
 import multiprocessing
 import queue
+import signal
 import sys
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from runtime import UsageError, jt  # noqa: I001  (before any jittor import: offline set-up)
 from jittor.dataset import Dataset
@@ -204,10 +207,11 @@ class MultiResolutionDataset(Dataset):
         return message
 
     def __getitem__(self, index):
+        return self.item(index, self.flip and np.random.rand() < 0.5)
+
+    def item(self, index, flip):
         array = to_training_array(self._load_readable(index))
-        if self.flip and np.random.rand() < 0.5:
-            array = array[:, :, ::-1]
-        return np.ascontiguousarray(array)
+        return np.ascontiguousarray(array[:, :, ::-1] if flip else array)
 
     def _load_readable(self, index):
         """The image at index or, when it is unreadable (deleted or damaged since resize.py
@@ -226,51 +230,73 @@ class MultiResolutionDataset(Dataset):
         raise UsageError(f"{self.root}: no readable image at {self.resolution} px "
                          f"(last: {name}: {self.skipped.get(name)})")
 
-    def load_batch(self, indices):
-        return np.stack([self[int(i)] for i in indices])
+    def load_batch(self, indices, flips):
+        return np.stack([self.item(int(i), bool(f)) for i, f in zip(indices, flips)])
 
     def report_skips(self, skips=None):
         """Warn once per unreadable image (skips found here, or sent by a loader process)."""
         own = skips is None
         for name, reason in (self.new_skips if own else skips):
             if own or name not in self.skipped:  # two loader processes may meet one file
-                print(f"warning: skipping unreadable image {name} ({reason})", file=sys.stderr)
+                # through tqdm: a line of its own, not glued to the progress bar
+                tqdm.write(f"warning: skipping unreadable image {name} ({reason})",
+                           file=sys.stderr)
             self.skipped[name] = reason
         if own:
             self.new_skips = []
 
 
-def rank_batches(count, batch_size, rng, shuffle=True):
-    """Index lists of this MPI rank's share of every global batch of one epoch."""
+def rank_batches(count, batch_size, rng, shuffle=True, flip=True):
+    """(indices, flips) of this MPI rank's share of every global batch of one epoch: every
+    world_size-th sample from its rank, as for latents (runtime.rank_share)."""
     order = rng.permutation(count) if shuffle else np.arange(count)
-    share = batch_size // jt.world_size
-    return [order[start + jt.rank * share:start + (jt.rank + 1) * share]
+    flips = (rng.random(count) < 0.5) & flip
+    return [(order[start:start + batch_size][jt.rank::jt.world_size],
+             flips[start:start + batch_size][jt.rank::jt.world_size])
             for start in range(0, count - batch_size + 1, batch_size)]
 
 
-def epoch_after_epoch(dataset, seed):
-    """Index lists of batches forever; the same sequence wherever it is computed."""
+def epoch_after_epoch(dataset, seed, start=0):
+    """(indices, flips) of batches forever, from batch `start` on; the same sequence
+    wherever it is computed (trainer or loader process), so a resumed run sees the data
+    the uninterrupted one would have."""
     rng = np.random.default_rng(seed)
     count = len(dataset.source.files(dataset.resolution))
-    while True:
-        yield from rank_batches(count, dataset.batch_size, rng, dataset.shuffle)
+
+    def forever():
+        while True:
+            yield from rank_batches(count, dataset.batch_size, rng, dataset.shuffle, dataset.flip)
+    return itertools.islice(forever(), start, None)
 
 
-def _loader_process(dataset, seed, worker, n_workers, batches):
-    """Loads batches worker, worker + n_workers, ... into its own bounded queue."""
-    np.random.seed((seed * 7919 + worker) % 2**32)  # flips differ between workers
+def _die_with_parent():
+    """Linux: SIGTERM this process when the trainer dies, even by SIGKILL (which leaves no
+    chance to stop it), instead of waiting forever on a full queue."""
     try:
-        for index, chunk in enumerate(epoch_after_epoch(dataset, seed)):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _loader_process(dataset, seed, start, worker, n_workers, batches):
+    """Loads batches start + worker, start + worker + n_workers, ... into its own bounded
+    queue. Ctrl-C is the trainer's to handle (it saves, then stops us with SIGTERM)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _die_with_parent()
+    try:
+        for index, (indices, flips) in enumerate(epoch_after_epoch(dataset, seed, start)):
             if index % n_workers == worker:
-                batch = dataset.load_batch(chunk)
+                batch = dataset.load_batch(indices, flips)
                 batches.put((batch, dataset.new_skips))
                 dataset.new_skips = []
     except Exception as error:  # reported by the trainer as one line
         batches.put(UsageError(str(error)))
 
 
-def infinite_batches(dataset, prefetch=2):
-    """Batches forever, epoch after epoch (the training loop counts samples, not epochs).
+def infinite_batches(dataset, start=0, prefetch=2):
+    """Batches forever from batch `start`, epoch after epoch (the training loop counts
+    samples, not epochs).
 
     With dataset.loader_workers > 0, worker processes load ahead, each into its own queue
     of at most `prefetch` batches. They are killed when the generator is closed (e.g. at a
@@ -282,14 +308,14 @@ def infinite_batches(dataset, prefetch=2):
                          f"({dataset.batch_size}) at {dataset.resolution} px")
     seed = dataset.seed + dataset.resolution
     if not dataset.loader_workers:
-        for chunk in epoch_after_epoch(dataset, seed):
-            batch = dataset.load_batch(chunk)
+        for indices, flips in epoch_after_epoch(dataset, seed, start):
+            batch = dataset.load_batch(indices, flips)
             dataset.report_skips()
             yield jt.array(batch)
     context = multiprocessing.get_context("fork")
     queues = [context.Queue(maxsize=prefetch) for _ in range(dataset.loader_workers)]
     workers = [context.Process(target=_loader_process, daemon=True,
-                               args=(dataset, seed, k, dataset.loader_workers, queues[k]))
+                               args=(dataset, seed, start, k, dataset.loader_workers, queues[k]))
                for k in range(dataset.loader_workers)]
     for worker in workers:
         worker.start()

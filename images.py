@@ -117,11 +117,25 @@ def image_grid(array, n_col, padding=2, background=255):
     return Image.fromarray(grid)
 
 
+class WriteFailed(Exception):
+    """An image could not be written (disk full, folder gone read-only); names the file."""
+
+    def __init__(self, path, reason):
+        super().__init__(f"{path}: cannot write the image ({reason}); any earlier file there "
+                         "is kept")
+        self.strerror = reason
+
+
 def save_image_atomically(image, path, format=None, **options):
     """Write to a temp file, then rename: a crash never leaves a half-written image."""
     directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
     temp_path = os.path.join(directory, f".{os.path.basename(path)}.tmp{os.getpid()}")
     format = format or Image.registered_extensions()[os.path.splitext(path)[1].lower()]
-    image.save(temp_path, format=format, **options)
-    os.replace(temp_path, path)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        image.save(temp_path, format=format, **options)
+        os.replace(temp_path, path)
+    except OSError as error:
+        if os.path.exists(temp_path):
+            os.remove(temp_path)
+        raise WriteFailed(path, error.strerror or error) from None

@@ -4,7 +4,7 @@ Penalties differentiate D with respect to its input (jt.grad with the graph kept
 their gradient reaches D's weights through second-order terms. Batches from a Dataset
 are stop_grad: the input is given start_grad() here, or the penalty is silently zero.
 """
-from runtime import jt
+from runtime import jt, rank_share
 from jittor import nn
 
 LOSSES = ("r1", "wgan-gp", "wgan-div", "hinge", "logistic")
@@ -19,7 +19,7 @@ def input_gradient_norms_sq(discriminator, images, step, alpha):
 
 
 def interpolate(real, fake):
-    epsilon = jt.rand(real.shape[0], 1, 1, 1)
+    epsilon = rank_share(jt.rand(real.shape[0] * jt.world_size, 1, 1, 1))
     return (epsilon * real + (1 - epsilon) * fake.detach())
 
 

@@ -148,6 +148,8 @@ def draw_training_plot(curves, path, width=900, panel_height=200):
 def main(argv=None):
     from runtime import UsageError
 
+    from images import WriteFailed
+
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("log", help="a training log (checkpoint/log.jsonl)")
@@ -164,7 +166,7 @@ def main(argv=None):
     out = args.out or os.path.splitext(args.log)[0] + ".png"
     try:
         draw_training_plot(curves, out)
-    except OSError as error:
+    except (OSError, WriteFailed) as error:
         raise UsageError(f"--out {out}: cannot write ({error.strerror or error}); "
                          "choose another file") from None
     print(f"wrote {out} ({len(curves)} points)")

@@ -183,6 +183,13 @@ def seed_everything(seed):
     jt.set_seed(seed)
 
 
+def rank_share(batch):
+    """This MPI rank's samples of a global batch: every world_size-th one, from its rank.
+    Drawing random inputs for the global batch and taking shares makes a run with N ranks
+    see the samples and latents of a run with one."""
+    return batch[jt.rank::jt.world_size] if jt.world_size > 1 else batch
+
+
 def add_runtime_args(parser):
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="where to run; auto = CUDA if usable, else the CPU")
@@ -206,9 +213,11 @@ def writable_folder(path, argument):
 
 def run_cli(main, argv=None):
     """Run a script's main; user errors become one line on stderr and exit status 2."""
+    from images import WriteFailed
+
     try:
         return main(argv)
-    except UsageError as error:
+    except (UsageError, WriteFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:

@@ -9,6 +9,7 @@ import json
 import math
 import os
 import random
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from runtime import (UsageError, add_runtime_args, jt, run_cli, seed_everything, select_device,
-                     writable_folder)
+from runtime import (UsageError, add_runtime_args, jt, rank_share, run_cli, seed_everything,
+                     select_device, writable_folder)
 from checkpoint import (DISCRIMINATOR_LAYOUT, GENERATOR_LAYOUT, architecture_of, generator_state,
                         infer_from_rgb_activate, infer_generator_config, layout_options,
                         load_state, read_checkpoint, save_checkpoint)
@@ -150,6 +151,8 @@ class TrainingState:
             self.generator, self.discriminator, args.lr)
         self.used_samples = 0
         self.iteration = 0
+        # where the data stream of the current resolution and batch size stands
+        self.data_stream = {"resolution": None, "batch": None, "position": 0}
 
     def meta(self):
         """What generate.py needs to know: the size and alpha the model is at, and whether
@@ -167,7 +170,8 @@ class TrainingState:
                 "g_running": self.g_running.state_dict(),
                 "g_optimizer": optimizer_state(self.g_optimizer),
                 "d_optimizer": optimizer_state(self.d_optimizer),
-                "progress": {"iteration": self.iteration, "used_samples": self.used_samples},
+                "progress": {"iteration": self.iteration, "used_samples": self.used_samples,
+                             "data_stream": dict(self.data_stream)},
                 "args": vars(self.args),
                 "meta": self.meta()}
 
@@ -189,6 +193,10 @@ class TrainingState:
         load_optimizer_state(self.d_optimizer, checkpoint["d_optimizer"], path)
         self.iteration = int(checkpoint["progress"]["iteration"])
         self.used_samples = int(checkpoint["progress"]["used_samples"])
+        stream = checkpoint["progress"].get("data_stream")  # absent in files before it
+        if stream:
+            self.data_stream = {"resolution": stream["resolution"], "batch": stream["batch"],
+                                "position": int(stream["position"])}
         return f"resumed everything at iteration {self.iteration} ({self.used_samples} samples seen)"
 
     def broadcast(self):
@@ -197,26 +205,39 @@ class TrainingState:
             module.mpi_param_broadcast(0)
 
 
-def make_latents(batch, code_dim, mixing):
-    if mixing and random.random() < MIXING_PROBABILITY:
-        return [jt.randn(batch, code_dim), jt.randn(batch, code_dim)]
-    return jt.randn(batch, code_dim)
+def seed_iteration(seed, iteration):
+    """Every random draw of an iteration (latents, noise, mixing points, penalty mixes)
+    comes from (seed, iteration) alone, the same on every MPI rank: a resumed run draws what
+    the uninterrupted one drew, and N ranks draw what one would (each takes its share)."""
+    derived = int(np.random.SeedSequence([seed, iteration]).generate_state(1)[0])
+    random.seed(derived)
+    np.random.seed(derived)
+    jt.set_seed(derived)
+
+
+def generator_inputs(generator, plan, code_dim, mixing):
+    """This rank's share of the latents (two with style mixing) and noise maps drawn for
+    the global batch."""
+    count = 2 if mixing and random.random() < MIXING_PROBABILITY else 1
+    latents = [rank_share(jt.randn(plan.batch_size, code_dim)) for _ in range(count)]
+    noise = [rank_share(maps) for maps in generator.make_noise(plan.batch_size, plan.step)]
+    return (latents if count == 2 else latents[0]), noise
 
 
 def discriminator_step(state, real, plan):
     args = state.args
-    latents = make_latents(real.shape[0], args.code_dim, args.mixing)
-    fake = state.generator(latents, step=plan.step, alpha=plan.alpha)
+    latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
+    fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
     d_loss, penalty = discriminator_loss(args.loss, state.discriminator, real, fake,
                                          plan.step, plan.alpha, args.r1_gamma)
     state.d_optimizer.step(d_loss)
     return d_loss, penalty
 
 
-def generator_step(state, batch, plan):
+def generator_step(state, plan):
     args = state.args
-    latents = make_latents(batch, args.code_dim, args.mixing)
-    fake = state.generator(latents, step=plan.step, alpha=plan.alpha)
+    latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
+    fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
     g_loss = generator_loss(args.loss, state.discriminator(fake, step=plan.step, alpha=plan.alpha))
     state.g_optimizer.step(g_loss)
     track_w_avg(state.generator, latents[0] if isinstance(latents, list) else latents)
@@ -277,6 +298,26 @@ def check_finite(losses, iteration):
             raise TrainingDiverged(f"{name} became {value} at iteration {iteration}")
 
 
+def trim_log(path, iteration):
+    """Drop the records after `iteration`: a run resumed from an older checkpoint logs
+    those iterations again."""
+    with open(path) as log:
+        lines = log.readlines()
+    kept = [line for line in lines if _logged_iteration(line) <= iteration]
+    if len(kept) < len(lines):
+        temp_path = path + ".tmp"
+        with open(temp_path, "w") as log:
+            log.writelines(kept)
+        os.replace(temp_path, path)
+
+
+def _logged_iteration(line):
+    try:
+        return int(json.loads(line)["iteration"])
+    except (ValueError, KeyError, TypeError):
+        return -1  # a line cut short by a kill: kept, and skipped when read
+
+
 class Reporter:
     """The tqdm bar, the JSONL log and its plot, on rank 0 only; figures fetched every
     log_every, the plot redrawn with every sample grid."""
@@ -289,7 +330,9 @@ class Reporter:
                         dynamic_ncols=True)
         self.log_path = os.path.join(args.checkpoint_dir, "log.jsonl")
         self.plot_path = os.path.join(args.sample_dir, "plot.png")
-        # a resumed run's plot shows the whole run
+        # a resumed run's plot shows the whole run, without the iterations it repeats
+        if self.enabled and os.path.exists(self.log_path):
+            trim_log(self.log_path, state.iteration)
         self.curves = (read_log(self.log_path) if self.enabled and os.path.exists(self.log_path)
                        else TrainingCurves())
         self.last_time, self.last_samples = time.time(), state.used_samples
@@ -349,33 +392,90 @@ def save_last(state):
     save_checkpoint(state.to_checkpoint(), os.path.join(state.args.checkpoint_dir, "last.model"))
 
 
+def data_batches(state, dataset, plan):
+    """Batches of the plan's resolution and batch size, from where the state's stream of
+    them stands (0 when they are new)."""
+    stream = state.data_stream
+    if (stream["resolution"], stream["batch"]) != (plan.resolution, plan.batch_size):
+        stream.update(resolution=plan.resolution, batch=plan.batch_size, position=0)
+    dataset.set_resolution(plan.resolution, plan.batch_size)
+    return infinite_batches(dataset, start=stream["position"])
+
+
+class TrainingStopped(Exception):
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class StopSignals:
+    """SIGINT (Ctrl-C) and SIGTERM (a cluster's time limit) ask the loop to stop after the
+    current iteration; signals that come while it saves change nothing."""
+
+    def __init__(self):
+        self.signum = 0
+
+    def __enter__(self):
+        self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        return self
+
+    def __exit__(self, *exc):
+        for signum, handler in self.previous.items():
+            # after a stop request the process is on its way out: later signals wait for it
+            signal.signal(signum, signal.SIG_IGN if self.signum else handler)
+
+    def handle(self, signum, frame):
+        if not self.signum:
+            self.signum = signum
+            if jt.rank == 0:
+                print(f"\n{signal.Signals(signum).name}: stopping after this iteration to save",
+                      file=sys.stderr)
+
+    def requested(self):
+        """The signal to stop for, agreed over MPI ranks so all stop at one iteration."""
+        if not jt.in_mpi:
+            return self.signum
+        flags = np.array([self.signum == signal.SIGINT, self.signum == signal.SIGTERM], "float32")
+        received = jt.array(flags).mpi_all_reduce("add").numpy()
+        return signal.SIGINT if received[0] else signal.SIGTERM if received[1] else 0
+
+
 def train(state, dataset):
     """The loop: schedule, sample real, D step, G step, EMA, log, save."""
     args = state.args
-    plan, batches, last_losses = plan_for(state), None, None
+    plan, batches, last_losses, stopped_by = plan_for(state), None, None, 0
     reporter = Reporter(state)
     try:
-        while state.iteration < args.iters:
-            if batches is None or (plan.resolution, plan.batch_size) != \
-                    (dataset.resolution, dataset.batch_size):
-                dataset.set_resolution(plan.resolution, plan.batch_size)
-                batches = infinite_batches(dataset)
-            set_learning_rate(state.g_optimizer, plan.lr)
-            set_learning_rate(state.d_optimizer, plan.lr)
-            real = next(batches)
-            d_loss, penalty = discriminator_step(state, real, plan)
-            g_loss = generator_step(state, real.shape[0], plan)
-            accumulate(state.ema_pairs, args.ema_decay)
-            state.used_samples += plan.batch_size
-            state.iteration += 1
-            reporter.update(plan, d_loss, g_loss, penalty, len(dataset.skipped))
-            previous_plan, plan = plan, plan_for(state)
-            save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss)
-            last_losses = {"d_loss": d_loss, "g_loss": g_loss}
-        if last_losses:
-            check_finite(fetch_losses(last_losses), state.iteration)
-        if jt.rank == 0:
-            save_last(state)
+        with StopSignals() as stop:
+            while state.iteration < args.iters:
+                seed_iteration(args.seed, state.iteration)
+                if batches is None or (plan.resolution, plan.batch_size) != \
+                        (state.data_stream["resolution"], state.data_stream["batch"]):
+                    if batches is not None:
+                        batches.close()
+                    batches = data_batches(state, dataset, plan)
+                set_learning_rate(state.g_optimizer, plan.lr)
+                set_learning_rate(state.d_optimizer, plan.lr)
+                real = next(batches)
+                state.data_stream["position"] += 1
+                d_loss, penalty = discriminator_step(state, real, plan)
+                g_loss = generator_step(state, plan)
+                accumulate(state.ema_pairs, args.ema_decay)
+                state.used_samples += plan.batch_size
+                state.iteration += 1
+                reporter.update(plan, d_loss, g_loss, penalty, len(dataset.skipped))
+                previous_plan, plan = plan, plan_for(state)
+                save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss)
+                last_losses = {"d_loss": d_loss, "g_loss": g_loss}
+                stopped_by = stop.requested()
+                if stopped_by:
+                    break
+            if last_losses:
+                check_finite(fetch_losses(last_losses), state.iteration)
+            if jt.rank == 0:
+                save_last(state)
+            if stopped_by:
+                raise TrainingStopped(stopped_by)
     finally:
         reporter.close()
         if batches is not None:
@@ -541,6 +641,17 @@ def main(argv=None):
     except TrainingDiverged as error:
         raise UsageError(f"{error}; stopped without saving, so the last good checkpoint in "
                          f"{args.checkpoint_dir} stays (try a lower --lr)") from None
+    except TrainingStopped as stopped:
+        last = os.path.join(args.checkpoint_dir, "last.model")
+        if jt.rank == 0:
+            print(f"stopped by {stopped} at iteration {state.iteration}: saved {last}; resume "
+                  f"with: python train.py {args.path} --ckpt {last}", file=sys.stderr)
+        # Ctrl-C also reached the compiler pool Jittor forks at import: its SIGCHLD handler
+        # turns their deaths into an error exit, and its exit handlers wait for them. All
+        # is saved, so leave at once with the signal's status.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + stopped.signum)
     return state
 
 

@@ -8,6 +8,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train  # noqa: E402
 
 out_dir, argv = sys.argv[1], sys.argv[2:]
+os.makedirs(out_dir, exist_ok=True)
+with open(os.path.join(out_dir, f"pid{train.jt.rank}"), "w") as pid_file:  # for signals
+    pid_file.write(str(os.getpid()))
 state = train.main(argv)
 arrays = {f"{name}.{key}": value.numpy()
           for name in ("generator", "discriminator", "g_running")

@@ -156,7 +156,7 @@ def test_crash_during_save_keeps_previous_file(tmp_path, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "fsync", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(UsageError, match="last.model: cannot write the checkpoint \\(disk full\\)"):
         save_checkpoint({"progress": 2}, path)
     assert read_checkpoint(path)["progress"] == 1
     assert os.listdir(tmp_path) == ["last.model"]  # no temp file left behind
