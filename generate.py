@@ -12,7 +12,7 @@ import numpy as np
 from runtime import UsageError, add_runtime_args, jt, run_cli, select_device, writable_folder
 from checkpoint import load_generator, trained_resolution
 from images import image_grid, save_image_atomically
-from model import step_of_size
+from model import step_of_size, truncate
 
 MEAN_STYLE_SAMPLES = 10_000
 
@@ -92,6 +92,97 @@ class Renderer:
         return np.concatenate(images)
 
 
+class ProjectedLatents:
+    """Latents and noise maps of projector.py's .npz files, as per-layer w (N, layers, D)."""
+
+    def __init__(self, paths, code_dim):
+        self.paths, self.layer_w, self.noise, sizes = paths, [], [], set()
+        for path in paths:
+            try:
+                with np.load(path) as saved:
+                    latent = np.asarray(saved["latent"], np.float32)
+                    sizes.add(int(saved["size"]))
+                    maps = [np.asarray(saved[f"noise_{k}"], np.float32)
+                            for k in range(sum(name.startswith("noise_") for name in saved.files))]
+            except (OSError, KeyError, ValueError) as error:
+                raise UsageError(f"{path}: not a latent file of projector.py ({error})") from None
+            if latent.shape[-1] != code_dim:
+                raise UsageError(f"{path}: latent of size {latent.shape[-1]}, but the checkpoint's "
+                                 f"w has {code_dim}: project with this checkpoint")
+            self.layer_w.append(latent)
+            self.noise.append(maps)
+        if len(sizes) > 1:
+            raise UsageError(f"--latents: files projected at different sizes ({sorted(sizes)} px)")
+        self.size = sizes.pop()
+
+    def styles(self, n_layers):
+        """(N, n_layers, D): a w latent repeated per layer, a w+ one as it is."""
+        return np.stack([np.repeat(w[None], n_layers, 0) if w.ndim == 1 else w[:n_layers]
+                         for w in self.layer_w])
+
+    def noise_maps(self):
+        return [np.concatenate(maps) for maps in zip(*self.noise)]
+
+
+def render_layers(generator, layer_w, noise, step, alpha, batch):
+    """Images from per-layer w (N, layers, D): no mapping network, no truncation."""
+    images = []
+    with jt.no_grad():
+        for start in range(0, len(layer_w), batch):
+            part = slice(start, start + batch)
+            styles = [jt.array(layer_w[part, layer]) for layer in range(layer_w.shape[1])]
+            images.append(generator.generator(styles, [jt.array(n[part]) for n in noise],
+                                              step, alpha).numpy())
+    return np.concatenate(images)
+
+
+def mixed_layers(target_w, source_w, mixing_range):
+    """The target's per-layer w with the source's in the blocks of mixing_range."""
+    low, high = mixing_range
+    mixed = target_w.copy()
+    for layer in range(target_w.shape[1]):
+        if low <= layer // 2 <= high:
+            mixed[:, layer] = source_w[:, layer]
+    return mixed
+
+
+def real_mixing_grid(render, latents, targets, mixing_range):
+    """Top row: the projected images (sources); left column: targets (random samples or
+    other projected images); each cell: the target with the source's styles in
+    mixing_range, and the target's noise."""
+    generator, step, alpha, batch = render.generator, render.step, render.alpha, render.batch
+    n_layers = 2 * (step + 1)
+    source_w, source_noise = latents.styles(n_layers), latents.noise_maps()
+    target_w, target_noise = targets
+    size = 4 * 2**step
+    rows = [np.concatenate([-np.ones((1, 3, size, size), np.float32),
+                            render_layers(generator, source_w, source_noise, step, alpha, batch)])]
+    target_images = render_layers(generator, target_w, target_noise, step, alpha, batch)
+    count = len(source_w)
+    for i in range(len(target_w)):
+        row_w = np.repeat(target_w[i:i + 1], count, 0)
+        row_noise = [np.repeat(n[i:i + 1], count, 0) for n in target_noise]
+        mixed = render_layers(generator, mixed_layers(row_w, source_w, mixing_range), row_noise,
+                              step, alpha, batch)
+        rows.append(np.concatenate([target_images[i:i + 1], mixed]))
+    return image_grid(np.concatenate(rows), count + 1)
+
+
+def random_targets(render, rng, count):
+    """Per-layer w (truncated as the samples are) and noise of `count` random images."""
+    code_dim, n_layers = render.generator.w_avg.shape[0], 2 * (render.step + 1)
+    z = rng.randn(count, code_dim).astype(np.float32)
+    with jt.no_grad():
+        w = render.generator.style(jt.array(z))
+        layers = [w] * n_layers
+        if render.truncation["mean_style"] is not None:
+            layers = truncate(layers, render.truncation["mean_style"],
+                              render.truncation["style_weight"],
+                              render.truncation["truncation_cutoff"])
+        layer_w = np.stack([layer.numpy() for layer in layers], 1)
+    return layer_w, render.noise(rng, count)
+
+
 def sample_grid(render, rng, code_dim, n_row, n_col):
     z = rng.randn(n_row * n_col, code_dim).astype(np.float32)
     return image_grid(render(z, render.noise(rng, len(z))), n_col)
@@ -164,6 +255,11 @@ def parse_args(argv=None):
     parser.add_argument("--mixing_range", type=int, nargs=2, default=(0, 1), metavar=("A", "B"),
                         help="blocks that take the source's styles (0 1: coarse)")
     parser.add_argument("--interpolate", type=int, metavar="N", help="also an N-frame latent walk GIF")
+    parser.add_argument("--latents", nargs="+", metavar="NPZ",
+                        help="render latents from projector.py (latents.png) instead of samples")
+    parser.add_argument("--mixing_with", metavar="random|NPZ", nargs="+",
+                        help="with --latents: real_mixing.png, the projected images' styles in "
+                             "--mixing_range mixed into random samples or other projected images")
     parser.add_argument("--space", choices=["z", "w"], default="z",
                         help="walk: spherical in z or linear in w")
     parser.add_argument("--noise", choices=["stored", "random"],
@@ -207,15 +303,51 @@ def summary(args, size, replaced):
     return "\n".join(lines)
 
 
+def write_latent_renders(args, generator, checkpoint, rng):
+    """--latents: the projected images, and with --mixing_with a real-image mixing grid."""
+    latents = ProjectedLatents(args.latents, generator.w_avg.shape[0])
+    step, alpha = choose_size(latents.size, checkpoint, args.ckpt)
+    n_layers = 2 * (step + 1)
+    render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),
+                      args.truncation, args.truncation_cutoff, args.batch)
+    path = os.path.join(args.out, "latents.png")
+    images = render_layers(generator, latents.styles(n_layers), latents.noise_maps(), step,
+                           alpha, args.batch)
+    save_image_atomically(image_grid(images, len(images)), path)
+    written, lines = [path], [f"  latents.png: {len(images)} projected images"]
+    if args.mixing_with:
+        if args.mixing_with == ["random"]:
+            targets = random_targets(render, rng, args.n_row)
+            what = f"{args.n_row} random samples"
+        else:
+            others = ProjectedLatents(args.mixing_with, generator.w_avg.shape[0])
+            if others.size != latents.size:
+                raise UsageError("--mixing_with: projected at another size than --latents")
+            targets = (others.styles(n_layers), others.noise_maps())
+            what = f"{len(args.mixing_with)} projected images"
+        path = os.path.join(args.out, "real_mixing.png")
+        save_image_atomically(real_mixing_grid(render, latents, targets, args.mixing_range), path)
+        written.append(path)
+        low, high = args.mixing_range
+        lines.append(f"  real_mixing.png: blocks {low}-{high} of the top row's projected images "
+                     f"in {what} (left column)")
+    print(f"{latents.size} px: wrote into {args.out}/\n" + "\n".join(lines))
+    return written
+
+
 def main(argv=None):
     args = parse_args(argv)
     check_counts(args)
+    if args.mixing_with and not args.latents:
+        raise UsageError("--mixing_with needs --latents (files written by projector.py)")
     writable_folder(args.out, "--out")
     select_device(args.device)
     generator, checkpoint = load_generator(args.ckpt)
-    step, alpha = choose_size(args.size, checkpoint, args.ckpt)
     if args.truncation_cutoff is None and (checkpoint.get("meta") or {}).get("source") == "official":
         args.truncation_cutoff = 8  # NVIDIA's default for its own models
+    if args.latents:
+        return write_latent_renders(args, generator, checkpoint, np.random.RandomState(args.seed))
+    step, alpha = choose_size(args.size, checkpoint, args.ckpt)
     rng = np.random.RandomState(args.seed)
     code_dim = generator.w_avg.shape[0]
     fixed_noise = stored_noise(args.noise, checkpoint, args.ckpt)

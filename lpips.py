@@ -54,13 +54,18 @@ class LPIPS(nn.Module):
             conv += 1
         return taps
 
+    def normalised_taps(self, images):
+        """The five VGG feature maps of images in [-1, 1], each unit length per pixel."""
+        taps = self.features((images - self.shift) / self.scale)
+        return [tap / (jt.sqrt((tap * tap).sum(1, keepdims=True)) + 1e-10) for tap in taps]
+
+    def distance_between(self, taps0, taps1):
+        distance = 0
+        for unit0, unit1, head in zip(taps0, taps1, self.heads):
+            distance = distance + nn.conv2d((unit0 - unit1) ** 2, head).mean([1, 2, 3])
+        return distance
+
     def execute(self, images0, images1):
         batch = images0.shape[0]
-        both = jt.concat([images0, images1]) - self.shift
-        taps = self.features(both / self.scale)
-        distance = 0
-        for tap, head in zip(taps, self.heads):
-            unit = tap / (jt.sqrt((tap * tap).sum(1, keepdims=True)) + 1e-10)
-            difference = (unit[:batch] - unit[batch:]) ** 2
-            distance = distance + nn.conv2d(difference, head).mean([1, 2, 3])
-        return distance
+        taps = self.normalised_taps(jt.concat([images0, images1]))
+        return self.distance_between([tap[:batch] for tap in taps], [tap[batch:] for tap in taps])
