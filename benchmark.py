@@ -6,6 +6,7 @@
     python benchmark.py inception --size 32 --batch 16
     python benchmark.py fid_halves data/demo --size 32 --count 4000
     python benchmark.py official [--size 1024] [--iters 3]   # NVIDIA-layout pickle
+    python benchmark.py projection checkpoint/last.model --count 100 --steps 100 300 1000
 """
 import argparse
 import os
@@ -228,6 +229,41 @@ def bench_official_load(args):
           f"img/s ({seconds:.1f} s per batch), peak memory {memory_mb('VmHWM'):.0f} MiB")
 
 
+def bench_projection(args):
+    """Projection of held-out MNIST test digits (never trained on) with a demo checkpoint:
+    median LPIPS and PSNR, the share whose classifier label survives, seconds per step."""
+    import digits
+    import projector
+    from checkpoint import load_generator, trained_resolution
+    from lpips import LPIPS
+    from model import step_of_size
+    from runtime import select_device
+
+    select_device(args.device)
+    generator, checkpoint = load_generator(args.ckpt)
+    size, alpha = trained_resolution(checkpoint)
+    grey, labels = digits.mnist_grey("t10k")
+    targets = np.repeat(grey[:args.count, None] * 2 - 1, 3, 1).astype(np.float32)
+    classifier, lpips = digits.trained_classifier(), LPIPS()
+
+    def label_of(images):
+        uint8 = np.clip((images.transpose(0, 2, 3, 1) + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+        return classifier.probabilities(digits.features(digits.grey_levels(uint8))).argmax(1)
+
+    target_labels = label_of(targets)
+    for space in args.spaces:
+        for steps in args.steps:
+            started = time.time()
+            reconstructions, projection = projector.project(
+                generator, targets, step_of_size(size), alpha, lpips, space, steps,
+                progress=False)
+            seconds = (time.time() - started) / steps
+            kept = (label_of(reconstructions) == target_labels).mean()
+            print(f"{space:2} {steps:5} steps, {args.count} digits: median LPIPS "
+                  f"{np.median(projection.lpips):.4f}, median PSNR {np.median(projection.psnr):.2f} "
+                  f"dB, label kept {kept:.0%}, {seconds:.2f} s per step", flush=True)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -240,6 +276,12 @@ def parse_args(argv=None):
     halves.add_argument("--size", type=int, default=32)
     halves.add_argument("--count", type=int, default=4000)
     halves.add_argument("--device", default="auto")
+    projection = sub.add_parser("projection")
+    projection.add_argument("ckpt")
+    projection.add_argument("--count", type=int, default=100)
+    projection.add_argument("--steps", type=int, nargs="+", default=[100, 300, 1000])
+    projection.add_argument("--spaces", nargs="+", default=["w", "w+"])
+    projection.add_argument("--device", default="auto")
     official = sub.add_parser("official")
     official.add_argument("--size", type=int, default=1024)
     official_load = sub.add_parser("official_load")
@@ -264,7 +306,7 @@ def main(argv=None):
     args = parse_args(argv)
     {"resize": bench_resize, "train": bench_train, "generate": bench_generate,
      "inception": bench_inception, "fid_halves": bench_fid_halves, "official": bench_official,
-     "official_load": bench_official_load}[args.what](args)
+     "official_load": bench_official_load, "projection": bench_projection}[args.what](args)
 
 
 if __name__ == "__main__":
