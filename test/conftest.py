@@ -21,6 +21,17 @@ def seeded():
     seed_everything(0)
 
 
+@pytest.fixture(scope="session")
+def demo_data(tmp_path_factory):
+    """The demo digits at 8, 16 and 32 px: 64 of them (read-only: copy before changing)."""
+    import resize
+
+    root = str(tmp_path_factory.mktemp("data") / "demo")
+    resize.build_demo(root, count=64, progress=False)
+    resize.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
+    return root
+
+
 def data_path(name):
     return os.path.join(DATA, name)
 

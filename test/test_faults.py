@@ -24,16 +24,6 @@ RECIPE = ["--init_size", "8", "--max_size", "16", "--phase", "16", "--width", "1
 ITERS = 14
 
 
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    import resize
-
-    root = str(tmp_path_factory.mktemp("data") / "demo")
-    resize.build_demo(root, count=48, progress=False)
-    resize.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
-    return root
-
-
 def folders(out):
     return ["--checkpoint_dir", str(out / "checkpoint"), "--sample_dir", str(out / "sample")]
 
@@ -151,7 +141,7 @@ def test_image_deleted_during_training_is_skipped_and_counted(demo_data, tmp_pat
 
     data = tmp_path / "data"
     shutil.copytree(demo_data, data)
-    gone = sorted(os.listdir(data / "8"))[::4]  # 12 of 48, so some are met in 8 iterations
+    gone = sorted(os.listdir(data / "8"))[::4]  # 16 of 64, so some are met in 8 iterations
     train_loop = train.train
 
     def delete_then_train(state, dataset):  # the folders are listed by now

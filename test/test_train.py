@@ -89,16 +89,6 @@ def test_losses_finite_and_penalties_reach_d_weights(kind):
     assert any(np.abs(p.numpy() - b).max() > 1e-4 for p, b in zip(weights, before))
 
 
-@pytest.fixture(scope="module")
-def demo_data(tmp_path_factory):
-    import resize
-
-    root = str(tmp_path_factory.mktemp("data") / "demo")
-    resize.build_demo(root, count=64, progress=False)
-    resize.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
-    return root
-
-
 def run_train(demo_data, out, *extra):
     argv = [demo_data, "--init_size", "8", "--max_size", "16", "--phase", "40", *TINY,
             "--checkpoint_dir", str(out / "checkpoint"), "--sample_dir", str(out / "sample"),
