@@ -98,6 +98,10 @@ class Projection:
         self.latent, self.space, self.noise = latent, space, noise
         self.step, self.alpha, self.lpips, self.psnr = step, alpha, lpips, psnr_db
 
+    def first(self):
+        return Projection(self.latent[:1], self.space, [maps[:1] for maps in self.noise],
+                          self.step, self.alpha, self.lpips[:1], self.psnr[:1])
+
     def save(self, index, path):
         """One image's latent and noise as an .npz that generate.py --latents reads."""
         arrays = {"latent": self.latent[index], "space": np.array(self.space),
@@ -114,6 +118,14 @@ def project(generator, targets, step, alpha, lpips, space="w", steps=1000, lr=0.
     """Fit latents and noise maps so that the generator draws `targets` (NCHW in [-1, 1]);
     with fixed_noise (NumPy maps) only the latents are fitted. Returns (reconstructions,
     Projection)."""
+    if len(targets) == 1:
+        # Jittor miscompiles the backward of a 1-element sum (a fused array + broadcast with
+        # no loop variable): fit the image twice and keep the first
+        doubled = None if fixed_noise is None else [np.concatenate([n, n]) for n in fixed_noise]
+        reconstructions, projection = project(
+            generator, np.concatenate([targets, targets]), step, alpha, lpips, space, steps, lr,
+            noise_regularize, mse, seed, progress, doubled)
+        return reconstructions[:1], projection.first()
     rng = np.random.RandomState(seed)
     jt.set_seed(seed)
     mean, latent_std = w_statistics(generator, rng)

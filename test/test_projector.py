@@ -147,3 +147,20 @@ def test_edit_apply_and_bad_inputs(narrow, tmp_path):
                        "--device", "cpu"])
     with pytest.raises(UsageError, match="--mixing_with needs --latents"):
         generate.main([path, "--mixing_with", "random", "--device", "cpu"])
+
+
+def test_projects_with_nvidias_pickles(tmp_path):
+    """Per-layer noise maps are fitted, saved and rendered back the same."""
+    from conftest import data_path
+
+    official = data_path("official_small_32.pkl")
+    image = str(tmp_path / "photo.png")
+    Image.fromarray(np.random.RandomState(1).randint(0, 255, (50, 50, 3)).astype(np.uint8)).save(image)
+    written = projector.main([official, image, "--steps", "2", "--out", str(tmp_path / "p"),
+                              "--device", "cpu"])
+    saved = np.load(written[0])
+    assert saved["latent"].shape == (32,) and "noise_7" in saved.files and int(saved["size"]) == 32
+    renders = generate.main([official, "--latents", written[0], "--out", str(tmp_path / "r"),
+                             "--device", "cpu"])
+    rendered = np.asarray(Image.open(renders[0]))[2:34, 2:34].astype(int)
+    assert np.abs(rendered - np.asarray(Image.open(tmp_path / "p" / "photo.png"))).max() <= 1
