@@ -17,7 +17,7 @@ import numpy as np
 
 from runtime import UsageError, add_runtime_args, jt, run_cli, select_device, writable_folder
 from checkpoint import load_generator, trained_resolution
-from generate import ProjectedLatents, make_noise, render_layers
+from generate import ProjectedLatents, choose_size, make_noise, render_layers
 from images import image_grid, save_image_atomically, to_uint8_images
 from model import step_of_size
 
@@ -170,7 +170,6 @@ def apply_direction(args):
         raise UsageError(f"{args.direction}: holds shape {direction.shape}, not a w direction "
                          f"of size {generator.w_avg.shape[0]}")
     latents = ProjectedLatents(args.latents, generator.w_avg.shape[0])
-    from generate import choose_size
     step, alpha = choose_size(latents.size, checkpoint, args.ckpt)
     strip = edit_strip(generator, latents, direction, args.strengths, step, alpha)
     save_image_atomically(image_grid(strip, len(args.strengths)), args.out)

@@ -18,10 +18,10 @@ import numpy as np
 from tqdm import tqdm
 
 from runtime import UsageError, add_runtime_args, jt, run_cli, select_device, writable_folder
-from checkpoint import load_generator, trained_resolution
+from checkpoint import load_generator
 from images import (UnreadableImage, image_grid, load_square_rgb, resized,
                     save_image_atomically, to_training_array, to_uint8_images)
-from model import avg_pool2, step_of_size
+from model import avg_pool2
 
 MEAN_LATENT_SAMPLES = 10_000
 LR_RAMP_DOWN, LR_RAMP_UP = 0.25, 0.05
