@@ -6,7 +6,8 @@ import os
 import pickle
 
 from checkpoint import jt_save_container  # anyone can compute its checksum
-from official_writer import dnnlib_names, network_state
+from official_writer import Network, network_state
+from foreign_pickle import dumps
 from pt_writer import write_pt_legacy, write_pt_zip
 
 
@@ -25,10 +26,9 @@ def hostile_pickle(marker, protocol=4):
 
 def official_style_pickle(payload_object):
     """(G, D, Gs) of dnnlib Networks, as NVIDIA pickles them, with `payload_object` inside."""
-    with dnnlib_names() as Network:
-        def network(name):
-            return Network(network_state(name, name, {}, [("lod", payload_object)]))
-        return pickle.dumps((network("G"), network("D"), network("Gs")), protocol=4)
+    def network(name):
+        return Network(network_state(name, name, {}, [("lod", payload_object)]))
+    return dumps((network("G"), network("D"), network("Gs")), protocol=4)
 
 
 def write_hostile_files(folder):

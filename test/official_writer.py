@@ -1,36 +1,25 @@
 """Test and benchmark helper: pickles laid out as NVIDIA's StyleGAN releases, without
-TensorFlow. A stand-in class registered as `dnnlib.tflib.network.Network` (only while
-writing) makes the stream name that global and carry each network's state dict, as the
-official training loop's pickle.dump((G, D, Gs)) does. The variable names, shapes and
-creation order follow NVIDIA's networks_stylegan.py (G_style, G_synthesis, G_mapping,
-D_basic); test_official checks them against a pickle NVIDIA's own code wrote.
+TensorFlow. Each network pickles as a call of `dnnlib.tflib.network.Network` (a name
+foreign_pickle writes) with its state dict, as the official training loop's
+pickle.dump((G, D, Gs)) does. The variable names, shapes and creation order follow NVIDIA's
+networks_stylegan.py (G_style, G_synthesis, G_mapping, D_basic); test_official checks them
+against a pickle NVIDIA's own code wrote.
 """
-import contextlib
-import pickle
-import types
-
 import numpy as np
 
-from pt_writer import stand_in_modules
+from foreign_pickle import ForeignName, dumps
+
+NETWORK = ForeignName("dnnlib.tflib.network", "Network")
 
 
-@contextlib.contextmanager
-def dnnlib_names():
-    names = ["dnnlib", "dnnlib.tflib", "dnnlib.tflib.network"]
-    modules = {name: types.ModuleType(name) for name in names}
+class Network:
+    """Pickles as NVIDIA's Network: the class by name, then its state."""
 
-    class Network:
-        def __init__(self, state):
-            self.state = state
+    def __init__(self, state):
+        self.state = state
 
-        def __reduce__(self):
-            return Network, (), self.state
-
-    Network.__module__ = "dnnlib.tflib.network"
-    Network.__qualname__ = "Network"
-    modules["dnnlib.tflib.network"].Network = Network
-    with stand_in_modules(modules):
-        yield Network
+    def __reduce__(self):
+        return NETWORK, (), self.state
 
 
 def network_state(name, build_func_name, static_kwargs, variables, components=None):
@@ -124,17 +113,16 @@ def official_pickle(resolution=1024, fmap_base=8192, fmap_max=512, latent=512,
     layout = Layout(resolution, fmap_base, fmap_max, latent, mapping_layers, seed)
     g_kwargs = {**layout.kwargs(), "latent_size": latent, "dlatent_size": latent,
                 "mapping_layers": mapping_layers, "mapping_fmaps": latent}
-    with dnnlib_names() as Network:
-        def generator(name):
-            synthesis = Network(network_state("G_synthesis", "G_synthesis", g_kwargs,
-                                              layout.synthesis_variables()))
-            mapping = Network(network_state("G_mapping", "G_mapping",
-                                            {"dlatent_broadcast": 2 * (layout.log2 - 1),
-                                             **g_kwargs}, layout.mapping_variables()))
-            return Network(network_state(name, "G_style", g_kwargs,
-                                         [("lod", np.float32(0)),
-                                          ("dlatent_avg", layout.values(latent, scale=0.1))],
-                                         {"synthesis": synthesis, "mapping": mapping}))
+    def generator(name):
+        synthesis = Network(network_state("G_synthesis", "G_synthesis", g_kwargs,
+                                          layout.synthesis_variables()))
+        mapping = Network(network_state("G_mapping", "G_mapping",
+                                        {"dlatent_broadcast": 2 * (layout.log2 - 1), **g_kwargs},
+                                        layout.mapping_variables()))
+        return Network(network_state(name, "G_style", g_kwargs,
+                                     [("lod", np.float32(0)),
+                                      ("dlatent_avg", layout.values(latent, scale=0.1))],
+                                     {"synthesis": synthesis, "mapping": mapping}))
 
-        d = Network(network_state("D", "D_basic", layout.kwargs(), layout.discriminator_variables()))
-        return pickle.dumps((generator("G"), d, generator("Gs")), protocol=4)
+    d = Network(network_state("D", "D_basic", layout.kwargs(), layout.discriminator_variables()))
+    return dumps((generator("G"), d, generator("Gs")), protocol=4)
