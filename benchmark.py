@@ -247,8 +247,7 @@ def bench_projection(args):
     classifier, lpips = digits.trained_classifier(), LPIPS()
 
     def label_of(images):
-        uint8 = np.clip((images.transpose(0, 2, 3, 1) + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8)
-        return classifier.probabilities(digits.features(digits.grey_levels(uint8))).argmax(1)
+        return digits.image_probabilities(classifier, images).argmax(1)
 
     target_labels = label_of(targets)
     for space in args.spaces:

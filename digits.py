@@ -85,6 +85,13 @@ def grey_levels(images):
     return grey
 
 
+def image_probabilities(classifier, images):
+    """Class probabilities for NCHW generator images in [-1, 1]."""
+    from images import to_uint8_images
+
+    return classifier.probabilities(features(grey_levels(to_uint8_images(images))))
+
+
 def digit_report(classifier, grey):
     """Recognised fraction and the recognised digits per class, for (N, 32, 32) in [0, 1]."""
     probabilities = classifier.probabilities(features(grey))

@@ -18,7 +18,7 @@ import numpy as np
 from runtime import UsageError, add_runtime_args, jt, run_cli, select_device, writable_folder
 from checkpoint import load_generator, trained_resolution
 from generate import ProjectedLatents, choose_size, make_noise, render_layers
-from images import image_grid, save_image_atomically, to_uint8_images
+from images import image_grid, save_image_atomically
 from model import step_of_size
 
 
@@ -57,11 +57,11 @@ def sampled_w(generator, count, rng):
 
 def digit_probabilities(generator, layer_w, step, alpha, rng, classifier):
     """The digits.py classifier's class probabilities for images drawn from per-layer w."""
-    from digits import features, grey_levels
+    from digits import image_probabilities
 
     noise = make_noise(rng, len(layer_w), step, generator.generator.noise_per_layer)
-    images = render_layers(generator, layer_w, noise, step, alpha, batch=128)
-    return classifier.probabilities(features(grey_levels(to_uint8_images(images))))
+    return image_probabilities(classifier, render_layers(generator, layer_w, noise, step, alpha,
+                                                         batch=128))
 
 
 def shifted(layer_w, direction, strength):

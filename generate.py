@@ -96,7 +96,7 @@ class ProjectedLatents:
     """Latents and noise maps of projector.py's .npz files, as per-layer w (N, layers, D)."""
 
     def __init__(self, paths, code_dim):
-        self.paths, self.layer_w, self.noise, sizes = paths, [], [], set()
+        self.layer_w, self.noise, sizes = [], [], set()
         for path in paths:
             try:
                 with np.load(path) as saved:
@@ -146,11 +146,10 @@ def mixed_layers(target_w, source_w, mixing_range):
     return mixed
 
 
-def real_mixing_grid(render, latents, targets, mixing_range):
+def real_mixing_grid(generator, step, alpha, batch, latents, targets, mixing_range):
     """Top row: the projected images (sources); left column: targets (random samples or
     other projected images); each cell: the target with the source's styles in
     mixing_range, and the target's noise."""
-    generator, step, alpha, batch = render.generator, render.step, render.alpha, render.batch
     n_layers = 2 * (step + 1)
     source_w, source_noise = latents.styles(n_layers), latents.noise_maps()
     target_w, target_noise = targets
@@ -308,8 +307,6 @@ def write_latent_renders(args, generator, checkpoint, rng):
     latents = ProjectedLatents(args.latents, generator.w_avg.shape[0])
     step, alpha = choose_size(latents.size, checkpoint, args.ckpt)
     n_layers = 2 * (step + 1)
-    render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),
-                      args.truncation, args.truncation_cutoff, args.batch)
     path = os.path.join(args.out, "latents.png")
     images = render_layers(generator, latents.styles(n_layers), latents.noise_maps(), step,
                            alpha, args.batch)
@@ -317,6 +314,8 @@ def write_latent_renders(args, generator, checkpoint, rng):
     written, lines = [path], [f"  latents.png: {len(images)} projected images"]
     if args.mixing_with:
         if args.mixing_with == ["random"]:
+            render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),
+                              args.truncation, args.truncation_cutoff, args.batch)
             targets = random_targets(render, rng, args.n_row)
             what = f"{args.n_row} random samples"
         else:
@@ -326,7 +325,9 @@ def write_latent_renders(args, generator, checkpoint, rng):
             targets = (others.styles(n_layers), others.noise_maps())
             what = f"{len(args.mixing_with)} projected images"
         path = os.path.join(args.out, "real_mixing.png")
-        save_image_atomically(real_mixing_grid(render, latents, targets, args.mixing_range), path)
+        grid = real_mixing_grid(generator, step, alpha, args.batch, latents, targets,
+                                args.mixing_range)
+        save_image_atomically(grid, path)
         written.append(path)
         low, high = args.mixing_range
         lines.append(f"  real_mixing.png: blocks {low}-{high} of the top row's projected images "

@@ -431,10 +431,13 @@ class StopSignals:
                 print(f"\n{signal.Signals(signum).name}: stopping after this iteration to save",
                       file=sys.stderr)
 
-    def requested(self):
-        """The signal to stop for, agreed over MPI ranks so all stop at one iteration."""
+    def requested(self, iteration, every):
+        """The signal to stop for, agreed over MPI ranks so all stop at one iteration; they
+        agree every `every` iterations (with the log's host sync), not at each one."""
         if not jt.in_mpi:
             return self.signum
+        if iteration % every:
+            return 0
         flags = np.array([self.signum == signal.SIGINT, self.signum == signal.SIGTERM], "float32")
         received = jt.array(flags).mpi_all_reduce("add").numpy()
         return signal.SIGINT if received[0] else signal.SIGTERM if received[1] else 0
@@ -467,7 +470,7 @@ def train(state, dataset):
                 previous_plan, plan = plan, plan_for(state)
                 save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss)
                 last_losses = {"d_loss": d_loss, "g_loss": g_loss}
-                stopped_by = stop.requested()
+                stopped_by = stop.requested(state.iteration, args.log_every)
                 if stopped_by:
                     break
             if last_losses:
@@ -572,8 +575,8 @@ def validate(args, dataset):
     group = min(args.stddev_group, args.batch // jt.world_size)
     if group and (args.batch // jt.world_size) % group:
         raise UsageError(f"--stddev_group {args.stddev_group}: must divide the batch of each "
-                         f"process ({args.batch // jt.world_size}); choose --batch "
-                         f"{args.stddev_group * jt.world_size * 2} or --stddev_group 0")
+                         f"process ({args.batch // jt.world_size}); choose a --batch that is a "
+                         f"multiple of {args.stddev_group * jt.world_size}, or --stddev_group 0")
 
 
 def adopt_architecture(args, explicit, checkpoint):

@@ -308,7 +308,6 @@ def test_two_mpi_ranks_train_in_step_and_as_one_rank(demo_data, tmp_path):
     # the same training as one rank, up to float rounding in the gradient all-reduce
     worst = max(np.abs(rank0[key] - one[key]).max() / (np.abs(one[key]).max() + 1e-12)
                 for key in one.files if key != "sees_nan")
-    print(f"2 ranks vs 1: largest relative difference {worst:.2e}")
     assert worst < 1e-3, worst
     assert np.abs(rank0["generator.w_avg"]).max() > 0
     assert rank0["sees_nan"] and rank1["sees_nan"]
