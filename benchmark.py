@@ -7,6 +7,8 @@
     python benchmark.py fid_halves data/demo --size 32 --count 4000
     python benchmark.py official [--size 1024] [--iters 3]   # NVIDIA-layout pickle
     python benchmark.py projection checkpoint/last.model --count 100 --steps 100 300 1000
+    python benchmark.py cuda_compile     # builds Jittor's CUDA parts; no GPU needed
+    python benchmark.py versus_jittor --peer StyleGAN-jittor/model.py [--sizes 8 16 32]
 """
 import argparse
 import os
@@ -263,6 +265,190 @@ def bench_projection(args):
                   f"dB, label kept {kept:.0%}, {seconds:.2f} s per step", flush=True)
 
 
+def load_peer_model(path):
+    """StyleGAN-jittor's model.py (github.com/xUhEngwAng/StyleGAN-jittor, MIT licence), read
+    from the user's clone: it is not part of this project."""
+    import importlib.util
+
+    from runtime import UsageError
+
+    if not os.path.isfile(path):
+        raise UsageError(f"--peer {path}: no such file; git clone "
+                         f"https://github.com/xUhEngwAng/StyleGAN-jittor and give its model.py")
+    spec = importlib.util.spec_from_file_location("stylegan_jittor_model", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class PeerTraining:
+    """StyleGAN-jittor's training iteration as its train.py runs it: D (softplus losses,
+    R1 with gamma 10 on reals), then G with mixing 90% of the time, then the EMA copy."""
+
+    def __init__(self, peer, code_dim, lr=0.001):
+        from runtime import jt
+
+        self.jt, self.code_dim = jt, code_dim
+        self.generator = peer.StyledGenerator(code_dim=code_dim)
+        self.discriminator = peer.Discriminator(from_rgb_activate=True)
+        self.g_running = peer.StyledGenerator(code_dim)
+        self.g_running.eval()
+        self.d_optimizer = jt.optim.Adam(self.discriminator.parameters(), lr=lr, betas=(0.0, 0.99))
+        self.g_optimizer = jt.optim.Adam(self.generator.generator.parameters(), lr=lr,
+                                         betas=(0.0, 0.99))
+        self.g_optimizer.add_param_group({"params": self.generator.style.parameters(),
+                                          "lr": lr * 0.01, "mult": 0.01})
+        self.accumulate(0)
+
+    def accumulate(self, decay=0.999):
+        running = dict(self.g_running.named_parameters())
+        for name, value in self.generator.named_parameters():
+            running[name].update(running[name] * decay + (1 - decay) * value.detach())
+
+    def latents(self, batch):
+        jt = self.jt
+        if np.random.random() < 0.9:
+            return [jt.randn(batch, self.code_dim), jt.randn(batch, self.code_dim)]
+        return jt.randn(batch, self.code_dim)
+
+    def iteration(self, real, step, alpha):
+        jt = self.jt
+        for p in self.generator.parameters():
+            p.requires_grad = False
+        real = real.clone()
+        real.requires_grad = True
+        real_scores = self.discriminator(real, step=step, alpha=alpha)
+        gradient = jt.grad(real_scores.sum(), real)
+        penalty = 5 * (gradient.reshape(gradient.shape[0], -1).norm(2, dim=1) ** 2).mean()
+        fake = self.generator(self.latents(real.shape[0]), step=step, alpha=alpha)
+        d_loss = (jt.nn.softplus(-real_scores).mean() + penalty
+                  + jt.nn.softplus(self.discriminator(fake, step=step, alpha=alpha)).mean())
+        self.d_optimizer.step(d_loss)
+        for p in self.generator.parameters():
+            p.requires_grad = True
+        for p in self.discriminator.parameters():
+            p.requires_grad = False
+        fake = self.generator(self.latents(real.shape[0]), step=step, alpha=alpha)
+        g_loss = jt.nn.softplus(-self.discriminator(fake, step=step, alpha=alpha)).mean()
+        self.g_optimizer.step(g_loss)
+        self.accumulate()
+        for p in self.discriminator.parameters():
+            p.requires_grad = True
+
+
+def same_loop_iteration(generator, discriminator, optimizers, real, code_dim, step, alpha):
+    """One loop for both projects' models: D with R1 on reals, G, Adam on all parameters."""
+    from runtime import jt
+
+    d_optimizer, g_optimizer = optimizers
+    real = real.clone()
+    real.start_grad()
+    real_scores = discriminator(real, step=step, alpha=alpha)
+    gradient = jt.grad(real_scores.sum(), real)
+    penalty = 5 * (gradient.reshape(gradient.shape[0], -1).sqr().sum(1)).mean()
+    fake = generator(jt.randn(real.shape[0], code_dim), step=step, alpha=alpha).detach()
+    d_loss = (jt.nn.softplus(-real_scores).mean() + penalty
+              + jt.nn.softplus(discriminator(fake, step=step, alpha=alpha)).mean())
+    d_optimizer.step(d_loss)
+    fake = generator(jt.randn(real.shape[0], code_dim), step=step, alpha=alpha)
+    g_loss = jt.nn.softplus(-discriminator(fake, step=step, alpha=alpha)).mean()
+    g_optimizer.step(g_loss)
+
+
+def bench_versus_jittor(args):
+    """Ours against StyleGAN-jittor in one process, alternating, at each size: each project's
+    own training iteration, then both models in one identical loop."""
+    import train
+    from model import step_of_size
+    from runtime import jt, seed_everything, select_device
+
+    select_device(args.device)
+    peer = load_peer_model(args.peer)
+    seed_everything(0)
+    train_args, _ = train.parse_args(["unused", "--batch", str(args.batch), "--loss", "r1",
+                                      "--mixing", "--code_dim", str(args.code_dim)])
+    ours = train.TrainingState(train_args)
+    theirs = PeerTraining(peer, args.code_dim)
+    same_loop = {
+        "ours": (ours.generator, ours.discriminator,
+                 [jt.optim.Adam(m.parameters(), lr=0.001, betas=(0.0, 0.99))
+                  for m in (ours.discriminator, ours.generator)]),
+        "theirs": (theirs.generator, theirs.discriminator,
+                   [jt.optim.Adam(m.parameters(), lr=0.001, betas=(0.0, 0.99))
+                    for m in (theirs.discriminator, theirs.generator)])}
+
+    def our_iteration(real, step, alpha):
+        plan = train.Plan(0, step, alpha, args.batch, 0.001)
+        train.discriminator_step(ours, real, plan)
+        train.generator_step(ours, plan)
+        train.accumulate(ours.ema_pairs)
+
+    runs = {("own loop", "ours"): our_iteration, ("own loop", "theirs"): theirs.iteration}
+    for name, (generator, discriminator, optimizers) in same_loop.items():
+        runs[("same loop", name)] = (
+            lambda real, step, alpha, g=generator, d=discriminator, o=optimizers:
+            same_loop_iteration(g, d, o, real, args.code_dim, step, alpha))
+
+    def seconds_per_iteration(run, real, step):
+        jt.sync_all(True)
+        started = time.time()
+        for _ in range(args.iters):
+            run(real, step, 1.0)
+        jt.sync_all(True)
+        return (time.time() - started) / args.iters
+
+    for size in args.sizes:
+        step = step_of_size(size)
+        real = jt.array(np.random.RandomState(0).uniform(-1, 1, (args.batch, 3, size, size))
+                        .astype(np.float32)).stop_grad()
+        for run in runs.values():  # compile every graph before timing
+            run(real, step, 1.0)
+            run(real, step, 1.0)
+        times = {key: [] for key in runs}
+        for _ in range(args.rounds):
+            for key, run in runs.items():
+                times[key].append(seconds_per_iteration(run, real, step))
+        for loop in ("own loop", "same loop"):
+            mine, peer_time = (np.median(times[(loop, who)]) for who in ("ours", "theirs"))
+            print(f"{size:3d} px, batch {args.batch}, {loop}: ours {args.batch / mine:.2f} img/s, "
+                  f"StyleGAN-jittor {args.batch / peer_time:.2f} img/s, ratio "
+                  f"{peer_time / mine:.2f}x (medians of {args.rounds} alternating rounds of "
+                  f"{args.iters} iterations; ratios per round "
+                  + " ".join(f"{t / m:.2f}" for m, t in zip(times[(loop, "ours")],
+                                                         times[(loop, "theirs")])) + ")",
+                  flush=True)
+
+
+_CUDA_BUILD_REPORT = """
+import sys, time
+sys.path.insert(0, %r)
+started = time.time()
+import runtime
+from jittor import compile_extern, compiler
+print("set-up:", runtime.cuda_setup)
+print("Jittor's core built with CUDA:", bool(compiler.has_cuda),
+      "(import took %%.0f s)" %% (time.time() - started))
+for name in ("cublas", "cudnn", "curand", "cufft", "cusparse", "cub"):
+    built = getattr(compile_extern, name + "_ops", None) is not None
+    print(f"  {name} wrapper:", "compiled and loaded" if built else "not built")
+"""
+
+
+def bench_cuda_compile(args):
+    """Build Jittor's CUDA core and library wrappers through runtime.py's preparation, in a
+    child process that prepares CUDA even without a GPU (nothing runs on one)."""
+    environment = dict(os.environ, STYLEGAN_CUDA_COMPILE_CHECK="1")
+    here = os.path.dirname(os.path.abspath(__file__))
+    started = time.time()
+    result = subprocess.run([sys.executable, "-c", _CUDA_BUILD_REPORT % here], env=environment,
+                            capture_output=True, text=True)
+    print(result.stdout, end="")
+    if result.returncode != 0:
+        print(result.stderr[-4000:], end="")
+        print(f"the CUDA build failed after {time.time() - started:.0f} s")
+        sys.exit(1)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -270,6 +456,15 @@ def parse_args(argv=None):
     resize_parser = sub.add_parser("resize")
     resize_parser.add_argument("--count", type=int, default=3000)
     resize_parser.add_argument("--workers", type=int, default=os.cpu_count())
+    sub.add_parser("cuda_compile")
+    versus = sub.add_parser("versus_jittor")
+    versus.add_argument("--peer", required=True, help="StyleGAN-jittor's model.py")
+    versus.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32])
+    versus.add_argument("--batch", type=int, default=8)
+    versus.add_argument("--code_dim", type=int, default=512)
+    versus.add_argument("--iters", type=int, default=3)
+    versus.add_argument("--rounds", type=int, default=3)
+    versus.add_argument("--device", default="auto")
     halves = sub.add_parser("fid_halves")
     halves.add_argument("data")
     halves.add_argument("--size", type=int, default=32)
@@ -305,7 +500,8 @@ def main(argv=None):
     args = parse_args(argv)
     {"resize": bench_resize, "train": bench_train, "generate": bench_generate,
      "inception": bench_inception, "fid_halves": bench_fid_halves, "official": bench_official,
-     "official_load": bench_official_load, "projection": bench_projection}[args.what](args)
+     "official_load": bench_official_load, "projection": bench_projection,
+     "cuda_compile": bench_cuda_compile, "versus_jittor": bench_versus_jittor}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -228,8 +228,10 @@ def discriminator_step(state, real, plan):
     args = state.args
     latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
     fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
+    every = args.penalty_every
     d_loss, penalty = discriminator_loss(args.loss, state.discriminator, real, fake,
-                                         plan.step, plan.alpha, args.r1_gamma)
+                                         plan.step, plan.alpha, args.r1_gamma,
+                                         penalty_scale=0 if state.iteration % every else every)
     state.d_optimizer.step(d_loss)
     return d_loss, penalty
 
@@ -336,12 +338,15 @@ class Reporter:
         self.curves = (read_log(self.log_path) if self.enabled and os.path.exists(self.log_path)
                        else TrainingCurves())
         self.last_time, self.last_samples = time.time(), state.used_samples
+        self.penalty = jt.zeros(1)  # with lazy regularisation: the latest one computed
 
     def update(self, plan, d_loss, g_loss, penalty, skipped_images=0):
         self.bar.update(1)
+        if penalty is not None:
+            self.penalty = penalty
         if self.state.iteration % self.state.args.log_every:
             return
-        losses = fetch_losses({"d_loss": d_loss, "g_loss": g_loss, "penalty": penalty})
+        losses = fetch_losses({"d_loss": d_loss, "g_loss": g_loss, "penalty": self.penalty})
         check_finite(losses, self.state.iteration)
         now = time.time()
         speed = (self.state.used_samples - self.last_samples) / max(now - self.last_time, 1e-9)
@@ -507,6 +512,9 @@ def parse_args(argv=None):
                              "diverse), r1 as the official FFHQ training")
     parser.add_argument("--r1_gamma", type=float, default=10.0,
                         help="R1 weight (the official FFHQ value)")
+    parser.add_argument("--penalty_every", "--r1_every", type=int, default=1,
+                        help="compute the gradient penalty (R1 or WGAN's) every N minibatches, "
+                             "N times as strong (lazy regularisation, StyleGAN2); 1 = always")
     parser.add_argument("--ckpt", help="checkpoint to resume from (ours: exact; others: weights)")
     parser.add_argument("--no_from_rgb_activate", action="store_true",
                         help="no LeakyReLU after from_rgb (rosinality's default has one)")
@@ -557,7 +565,8 @@ def validate(args, dataset):
                              f"{largest} px; choose --max_size {largest} or less")
     for size in (4 * 2**s for s in range(step_of_size(args.init_size), step_of_size(args.max_size) + 1)):
         dataset.set_resolution(size)  # fails early, naming the resize.py command
-    for name in ("phase", "batch", "iters", "sample_every", "save_every", "log_every", "width",
+    for name in ("phase", "batch", "iters", "sample_every", "save_every", "log_every",
+                 "penalty_every", "width",
                  "code_dim", "n_mlp"):
         if getattr(args, name) < 1:
             raise UsageError(f"--{name} {getattr(args, name)}: must be at least 1")

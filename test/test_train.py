@@ -68,6 +68,31 @@ def test_penalties_match_closed_forms():
     assert abs(div.item() - 2 * norm_sq ** 3) < 1e-3 * div.item()
 
 
+@pytest.mark.parametrize("kind", ["r1", "wgan-gp", "wgan-div"])
+def test_lazy_penalty_weighs_k_times_or_is_skipped(kind):
+    """penalty_scale k adds k x the penalty; 0 leaves it out (and with it the double backward):
+    the gradient D's weights get is then that of the loss without the penalty."""
+    w = randn(1, 3, 4, 4, seed=1)
+    real, fake = randn(5, 3, 4, 4, seed=2).stop_grad(), randn(5, 3, 4, 4, seed=3)
+
+    def loss(scale):
+        jt.set_seed(7)  # the same interpolation weights for every call
+        return discriminator_loss(kind, LinearCritic(w), real, fake, 0, -1, penalty_scale=scale)
+
+    (once, penalty), (four_times, penalty_again), (skipped, none) = loss(1), loss(4), loss(0)
+    assert none is None and abs(penalty.item() - penalty_again.item()) < 1e-6 * penalty.item()
+    base = once.item() - penalty.item()
+    tolerance = 1e-5 * (abs(once.item()) + 4 * abs(penalty.item())) + 1e-5
+    assert abs(four_times.item() - (base + 4 * penalty.item())) < tolerance
+    assert abs(skipped.item() - base) < tolerance
+    grad_skipped = jt.grad(skipped, w).numpy()
+    grad_penalty = jt.grad(penalty, w).numpy()
+    grad_once = jt.grad(once, w).numpy()
+    assert np.abs(grad_penalty).max() > 1e-3
+    np.testing.assert_allclose(grad_skipped, grad_once - grad_penalty, rtol=1e-4,
+                               atol=1e-5 * (1 + np.abs(grad_penalty).max()))
+
+
 @pytest.mark.parametrize("kind", LOSSES)
 def test_losses_finite_and_penalties_reach_d_weights(kind):
     d = Discriminator(width=16)
@@ -123,6 +148,21 @@ def test_tiny_run_writes_samples_checkpoints_and_log(demo_data, tmp_path):
 
     sample = Image.open(tmp_path / "sample" / "000030.png")
     assert sample.size == (8 * 18 + 2, 4 * 18 + 2)  # 4 x 8 grid of 16 px with 2 px gaps
+
+
+def test_lazy_penalty_every_third_minibatch_and_logged_each_time(demo_data, tmp_path,
+                                                                  monkeypatch):
+    scales = []
+
+    def recording_loss(*args, **kwargs):
+        scales.append(kwargs["penalty_scale"])
+        return discriminator_loss(*args, **kwargs)
+
+    monkeypatch.setattr(train, "discriminator_loss", recording_loss)
+    run_train(demo_data, tmp_path, "--iters", "10", "--penalty_every", "3")
+    assert scales == [3, 0, 0, 3, 0, 0, 3, 0, 0, 3]
+    log = [json.loads(line) for line in open(tmp_path / "checkpoint" / "log.jsonl")]
+    assert len(log) == 2 and all(r["penalty"] > 0 for r in log)  # the latest one computed
 
 
 def test_same_seed_same_run(demo_data, tmp_path):
