@@ -303,7 +303,8 @@ class PeerTraining:
     def accumulate(self, decay=0.999):
         running = dict(self.g_running.named_parameters())
         for name, value in self.generator.named_parameters():
-            running[name].update(running[name] * decay + (1 - decay) * value.detach())
+            if name in running:  # not the weights EqualLR's hook derives in a forward
+                running[name].update(running[name] * decay + (1 - decay) * value.detach())
 
     def latents(self, batch):
         jt = self.jt
@@ -366,7 +367,8 @@ def bench_versus_jittor(args):
     peer = load_peer_model(args.peer)
     seed_everything(0)
     train_args, _ = train.parse_args(["unused", "--batch", str(args.batch), "--loss", "r1",
-                                      "--mixing", "--code_dim", str(args.code_dim)])
+                                      "--mixing", "--code_dim", str(args.code_dim),
+                                      "--penalty_every", str(args.penalty_every)])
     ours = train.TrainingState(train_args)
     theirs = PeerTraining(peer, args.code_dim)
     same_loop = {
@@ -382,6 +384,7 @@ def bench_versus_jittor(args):
         train.discriminator_step(ours, real, plan)
         train.generator_step(ours, plan)
         train.accumulate(ours.ema_pairs)
+        ours.iteration += 1  # where lazy regularisation counts
 
     runs = {("own loop", "ours"): our_iteration, ("own loop", "theirs"): theirs.iteration}
     for name, (generator, discriminator, optimizers) in same_loop.items():
@@ -462,7 +465,9 @@ def parse_args(argv=None):
     versus.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32])
     versus.add_argument("--batch", type=int, default=8)
     versus.add_argument("--code_dim", type=int, default=512)
-    versus.add_argument("--iters", type=int, default=3)
+    versus.add_argument("--iters", type=int, default=4)
+    versus.add_argument("--penalty_every", type=int, default=1,
+                        help="our loop's lazy R1 (theirs computes it every iteration)")
     versus.add_argument("--rounds", type=int, default=3)
     versus.add_argument("--device", default="auto")
     halves = sub.add_parser("fid_halves")
