@@ -72,6 +72,7 @@ def bench_train(args):
 
     def iteration(alpha):
         plan = train.Plan(0, step, alpha, args.batch, 0.001)
+        train.train_only_what_runs(state, plan)
         train.discriminator_step(state, real, plan)
         train.generator_step(state, plan)
         train.accumulate(state.ema_pairs)
@@ -381,6 +382,7 @@ def bench_versus_jittor(args):
 
     def our_iteration(real, step, alpha):
         plan = train.Plan(0, step, alpha, args.batch, 0.001)
+        train.train_only_what_runs(ours, plan)
         train.discriminator_step(ours, real, plan)
         train.generator_step(ours, plan)
         train.accumulate(ours.ema_pairs)

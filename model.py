@@ -345,6 +345,11 @@ class Generator(nn.Module):
             return noise[2 * block], noise[2 * block + 1]
         return noise[block], noise[block]
 
+    def modules_in_use(self, step, alpha):
+        """The modules execute(step=step, alpha=alpha) runs."""
+        used = [self.progression[block] for block in range(step + 1)] + [self.to_rgb[step]]
+        return used + [self.to_rgb[step - 1]] if fading(step, alpha) else used
+
     def execute(self, layer_styles, noise, step=0, alpha=-1):
         """layer_styles: one w per AdaIN layer (2 per block); noise: one map per block, or
         per layer with noise_per_layer."""
@@ -390,6 +395,9 @@ class StyledGenerator(nn.Module):
             layers += [EqualLinear(code_dim, code_dim), LeakyReLU()]
         self.style = nn.Sequential(*layers)
         self.w_avg = jt.zeros(code_dim).stop_grad()
+
+    def modules_in_use(self, step, alpha):
+        return [self.style] + self.generator.modules_in_use(step, alpha)
 
     def execute(self, input, noise=None, step=0, alpha=-1, mean_style=None, style_weight=0,
                 mixing_range=(-1, -1), truncation_cutoff=None):
@@ -499,6 +507,12 @@ class Discriminator(nn.Module):
         self.from_rgb = nn.ModuleList(*[make_from_rgb(c) for c in channels])
         self.linear = EqualLinear(channels[-1], 1)
         self.stddev_group = stddev_group
+
+    def modules_in_use(self, step, alpha):
+        """The modules execute(step=step, alpha=alpha) runs."""
+        top = self.n_blocks - 1 - step
+        used = list(self.progression)[top:] + [self.from_rgb[top], self.linear]
+        return used + [self.from_rgb[top + 1]] if fading(step, alpha) else used
 
     def execute(self, input, step=0, alpha=-1):
         last = self.n_blocks - 1

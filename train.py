@@ -113,12 +113,40 @@ def load_optimizer_state(optimizer, state, path):
 
 
 def accumulate(pairs, decay=EMA_DECAY):
-    """EMA of the generator's weights; buffers such as w_avg are copied."""
+    """EMA of the generator's weights; buffers such as w_avg are copied; parameters set
+    aside by train_only_what_runs (which do not change) are skipped."""
+    updated = []
     for ema_var, var in pairs:
-        ema_var.update(var.detach() if ema_var.is_stop_grad() else
-                       decay * ema_var + (1 - decay) * var.detach())
+        if ema_var.is_stop_grad():
+            ema_var.update(var.detach())
+        elif not var.is_stop_grad():
+            ema_var.update(decay * ema_var + (1 - decay) * var.detach())
+        else:
+            continue
+        updated.append(ema_var)
     # run now, so the lazy graph of the average does not grow across iterations
-    jt.sync([ema_var for ema_var, _ in pairs])
+    jt.sync(updated)
+
+
+def train_only_what_runs(state, plan):
+    """Parameters of the blocks this step and alpha do not run (blocks not grown yet, the
+    to_rgb/from_rgb layers of earlier sizes) get stop_grad, so Jittor's optimizers skip them
+    (no gradient of zeros, no Adam update: with beta1 = 0 it would not move them anyway) and
+    so does the EMA. The full-size model has 49M parameters; at 8 px a few million run.
+    Not under MPI: Jittor's optimizer broadcasts every parameter lazily from rank 0, and a
+    parameter no step reads would run its broadcast on one rank alone (ranks hang)."""
+    if jt.in_mpi:
+        return
+    for model in (state.generator, state.discriminator):
+        running = {id(p) for module in model.modules_in_use(plan.step, plan.alpha)
+                   for p in module.parameters()}
+        for group in (state.g_optimizer if model is state.generator
+                      else state.d_optimizer).param_groups:
+            for p in group["params"]:
+                if id(p) in running:
+                    p.start_grad()
+                else:
+                    p.stop_grad()
 
 
 def network_options(args):
@@ -466,6 +494,7 @@ def train(state, dataset):
                 set_learning_rate(state.d_optimizer, plan.lr)
                 real = next(batches)
                 state.data_stream["position"] += 1
+                train_only_what_runs(state, plan)
                 d_loss, penalty = discriminator_step(state, real, plan)
                 g_loss = generator_step(state, plan)
                 accumulate(state.ema_pairs, args.ema_decay)
@@ -488,6 +517,15 @@ def train(state, dataset):
         reporter.close()
         if batches is not None:
             batches.close()  # stops its loader processes
+        train_everything(state)
+
+
+def train_everything(state):
+    """Undo train_only_what_runs: the models leave train() as they came in."""
+    for optimizer in (state.g_optimizer, state.d_optimizer):
+        for group in optimizer.param_groups:
+            for p in group["params"]:
+                p.start_grad()
 
 
 def parse_args(argv=None):

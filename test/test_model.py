@@ -3,6 +3,7 @@ import json
 import math
 
 import numpy as np
+import pytest
 
 import model
 from conftest import NARROW, data_path, max_diff, randn
@@ -244,3 +245,22 @@ def test_grey_generator_averages_the_same_weights():
     assert np.abs(colour[:, 0] - colour[:, 1]).max() > 1e-3
     for channel in range(3):
         assert np.abs(drawn[:, channel] - colour.mean(1)).max() < 1e-5
+
+
+@pytest.mark.parametrize("step, alpha", [(0, -1), (1, 1.0), (2, 0.5), (3, -1)])
+def test_modules_in_use_are_exactly_those_the_output_depends_on(step, alpha):
+    """train_only_what_runs trusts modules_in_use to name every parameter a forward at this
+    step and alpha reads, and no other: checked against the gradients of the output."""
+    generator, discriminator = StyledGenerator(**NARROW), Discriminator(width=16)
+    size = 4 * 2**step
+    images = randn(2, 3, size, size)
+    for model, output in ((generator, lambda: generator(randn(2, 16), step=step, alpha=alpha)),
+                          (discriminator, lambda: discriminator(images, step=step, alpha=alpha))):
+        params = [p for p in model.parameters() if not p.is_stop_grad()]
+        out = output()
+        grads = jt.grad((out * randn(*out.shape, seed=5)).sum(), params)
+        reached = {id(p) for p, g in zip(params, grads) if np.abs(g.numpy()).max() > 0}
+        in_use = {id(p) for module in model.modules_in_use(step, alpha)
+                  for p in module.parameters()}
+        assert reached == in_use & {id(p) for p in params}
+        assert len(reached) < len(params)  # blocks not grown yet are left out

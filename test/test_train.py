@@ -165,6 +165,36 @@ def test_lazy_penalty_every_third_minibatch_and_logged_each_time(demo_data, tmp_
     assert len(log) == 2 and all(r["penalty"] > 0 for r in log)  # the latest one computed
 
 
+def test_only_the_blocks_that_run_are_trained_and_everything_trains_afterwards(
+        demo_data, tmp_path, monkeypatch):
+    seen = []
+
+    def recording_step(state, real, plan):
+        seen.append({name: {id(p) for group in optimizer.param_groups for p in group["params"]
+                            if not p.is_stop_grad()}
+                     for name, optimizer in (("G", state.g_optimizer), ("D", state.d_optimizer))})
+        seen[-1]["state"], seen[-1]["plan"] = state, plan
+        return discriminator_step(state, real, plan)
+
+    discriminator_step = train.discriminator_step
+    monkeypatch.setattr(train, "discriminator_step", recording_step)
+    state = run_train(demo_data, tmp_path, "--iters", "12", "--phase", "16")  # 8 px, 16 px fade
+    assert {record["plan"].alpha < 1 for record in seen} == {True, False}
+    for record in seen:
+        step, alpha = record["plan"].step, record["plan"].alpha
+        for name, model in (("G", state.generator), ("D", state.discriminator)):
+            running = {id(p) for module in model.modules_in_use(step, alpha)
+                       for p in module.parameters()}
+            assert record[name] == running & {id(p) for p in train.trainable(model)}
+    # the EMA copy of a block not grown yet stayed equal to the block
+    ema = dict(state.g_running.named_parameters())
+    for name, value in state.generator.named_parameters():
+        if name.startswith("generator.progression.5.") and name in ema:
+            assert np.array_equal(ema[name].numpy(), value.numpy())
+    assert not any(p.is_stop_grad() for optimizer in (state.g_optimizer, state.d_optimizer)
+                   for group in optimizer.param_groups for p in group["params"])
+
+
 def test_same_seed_same_run(demo_data, tmp_path):
     """The demo's figures repeat on one machine: same seed and arguments, same weights."""
     runs = [run_train(demo_data, tmp_path / name, "--iters", "6", "--sample_every", "100",
