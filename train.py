@@ -450,6 +450,10 @@ class StopSignals:
 
     def __enter__(self):
         self.previous = {s: signal.signal(s, self.handle) for s in (signal.SIGINT, signal.SIGTERM)}
+        for signum in self.previous:
+            # restart interrupted system calls: Jittor's C++ does not retry them (a signal
+            # while it waited for its cache lock ended the process: "fcntl(lock_fd...) failed")
+            signal.siginterrupt(signum, False)
         return self
 
     def __exit__(self, *exc):

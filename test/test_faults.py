@@ -157,3 +157,37 @@ def test_image_deleted_during_training_is_skipped_and_counted(demo_data, tmp_pat
     assert warned and len(warned) == len(warnings)  # each met file named once
     log = [json.loads(line) for line in open(tmp_path / "checkpoint" / "log.jsonl")]
     assert log[-1]["skipped_images"] == len(warned) and log[-1]["iteration"] == 14
+
+
+def test_a_stop_signal_does_not_break_a_system_call_in_cpp_code():
+    """A signal that comes while C++ code waits in a system call (Jittor waiting for its cache
+    lock) must not make that call fail: Jittor does not retry it and ends the process."""
+    import ctypes
+    import threading
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    read_end, write_end = os.pipe()
+    main = threading.main_thread().ident
+
+    def signal_then_write():
+        time.sleep(0.3)
+        signal.pthread_kill(main, signal.SIGTERM)  # to the thread blocked in read()
+        time.sleep(0.3)
+        os.write(write_end, b"x")
+
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    helper = threading.Thread(target=signal_then_write)
+    try:
+        with train.StopSignals() as stop:
+            helper.start()
+            buffer = ctypes.create_string_buffer(1)
+            count = libc.read(read_end, buffer, 1)
+            error = ctypes.get_errno()
+        assert (count, buffer.raw) == (1, b"x"), os.strerror(error)
+        assert stop.signum == signal.SIGTERM  # and the stop request still arrived
+    finally:
+        helper.join()
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+        os.close(read_end)
+        os.close(write_end)
