@@ -71,11 +71,7 @@ def bench_train(args):
                     .astype(np.float32)).stop_grad()
 
     def iteration(alpha):
-        plan = train.Plan(0, step, alpha, args.batch, 0.001)
-        train.train_only_what_runs(state, plan)
-        train.discriminator_step(state, real, plan)
-        train.generator_step(state, plan)
-        train.accumulate(state.ema_pairs)
+        train.training_step(state, real, train.Plan(0, step, alpha, args.batch, 0.001))
 
     def timed(alphas):
         jt.sync_all(True)
@@ -271,10 +267,8 @@ def load_peer_model(path):
     from the user's clone: it is not part of this project."""
     import importlib.util
 
-    from runtime import UsageError
-
-    if not os.path.isfile(path):
-        raise UsageError(f"--peer {path}: no such file; git clone "
+    if not os.path.isfile(path):  # one line, exit status 1
+        raise SystemExit(f"error: --peer {path}: no such file; git clone "
                          f"https://github.com/xUhEngwAng/StyleGAN-jittor and give its model.py")
     spec = importlib.util.spec_from_file_location("stylegan_jittor_model", path)
     module = importlib.util.module_from_spec(spec)
@@ -364,39 +358,37 @@ def bench_versus_jittor(args):
     from model import step_of_size
     from runtime import jt, seed_everything, select_device
 
-    select_device(args.device)
     peer = load_peer_model(args.peer)
+    select_device(args.device)
     seed_everything(0)
     train_args, _ = train.parse_args(["unused", "--batch", str(args.batch), "--loss", "r1",
                                       "--mixing", "--code_dim", str(args.code_dim),
                                       "--penalty_every", str(args.penalty_every)])
     ours = train.TrainingState(train_args)
     theirs = PeerTraining(peer, args.code_dim)
-    same_loop = {
-        "ours": (ours.generator, ours.discriminator,
-                 [jt.optim.Adam(m.parameters(), lr=0.001, betas=(0.0, 0.99))
-                  for m in (ours.discriminator, ours.generator)]),
-        "theirs": (theirs.generator, theirs.discriminator,
-                   [jt.optim.Adam(m.parameters(), lr=0.001, betas=(0.0, 0.99))
-                    for m in (theirs.discriminator, theirs.generator)])}
+
+    def adam(module):
+        return jt.optim.Adam(module.parameters(), lr=0.001, betas=(0.0, 0.99))
+
+    our_optimizers = [adam(ours.discriminator), adam(ours.generator)]
+    their_optimizers = [adam(theirs.discriminator), adam(theirs.generator)]
 
     def our_iteration(real, step, alpha):
-        plan = train.Plan(0, step, alpha, args.batch, 0.001)
-        train.train_only_what_runs(ours, plan)
-        train.discriminator_step(ours, real, plan)
-        train.generator_step(ours, plan)
-        train.accumulate(ours.ema_pairs)
+        train.training_step(ours, real, train.Plan(0, step, alpha, args.batch, 0.001))
         ours.iteration += 1  # where lazy regularisation counts
 
-    runs = {("own loop", "ours"): our_iteration, ("own loop", "theirs"): theirs.iteration}
-    def all_parameters_train(real, step, alpha):  # the identical loop trains everything
-        train.train_everything(ours)
-        same_loop_iteration(*same_loop["ours"], real, args.code_dim, step, alpha)
+    def our_model_in_the_same_loop(real, step, alpha):
+        train.train_everything(ours)  # the identical loop trains every parameter
+        same_loop_iteration(ours.generator, ours.discriminator, our_optimizers, real,
+                            args.code_dim, step, alpha)
 
-    runs[("same loop", "ours")] = all_parameters_train
-    runs[("same loop", "theirs")] = (
-        lambda real, step, alpha: same_loop_iteration(*same_loop["theirs"], real,
-                                                      args.code_dim, step, alpha))
+    def their_model_in_the_same_loop(real, step, alpha):
+        same_loop_iteration(theirs.generator, theirs.discriminator, their_optimizers, real,
+                            args.code_dim, step, alpha)
+
+    runs = {("own loop", "ours"): our_iteration, ("own loop", "theirs"): theirs.iteration,
+            ("same loop", "ours"): our_model_in_the_same_loop,
+            ("same loop", "theirs"): their_model_in_the_same_loop}
 
     def seconds_per_iteration(run, real, step):
         jt.sync_all(True)

@@ -35,8 +35,8 @@ def cuda_device_count():
 # ---------------------------------------------------------------------------------------
 # CUDA: Jittor 1.3.11 knows toolkits up to CUDA 12 with cuDNN 8, all in one folder. For
 # anything else (CUDA 13, cuDNN 9, libraries from pip's nvidia-* wheels) we hand Jittor a
-# folder that looks like such a toolkit, and fix the two places of its source that no longer
-# compile. See the README's GPU section.
+# folder that looks like such a toolkit, and fix the few places of its source that no longer
+# build or behave. See the README's GPU section.
 
 CUDA_LIBRARIES = ("cublas", "cudnn", "curand", "cufft", "cusparse")
 CUDA_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "stylegan-jittor")
@@ -164,12 +164,6 @@ def find_cuda_libraries(toolkit_root, major):
             f"(pip install {wheels}) or name a folder holding their nvidia/ package in "
             f"STYLEGAN_CUDA_LIBS")
     return found
-
-
-def _link(target, link):
-    if os.path.lexists(link):
-        os.remove(link)
-    os.symlink(target, link)
 
 
 def build_cuda_root(toolkit_root, libraries, destination):
@@ -308,10 +302,11 @@ def _choose_cuda():
     """Set $nvcc_path for Jittor's import: a prepared toolkit, or "" (CUDA off). Returns
     (one line on the CUDA set-up or None, why CUDA is off or None)."""
     compile_check = os.environ.get("STYLEGAN_CUDA_COMPILE_CHECK") == "1"
+    gpus = cuda_device_count()
     try:
         if _device_on_command_line() == "cpu" and not compile_check:
             raise CudaUnavailable("--device cpu was given")
-        if cuda_device_count() == 0 and not compile_check:
+        if gpus == 0 and not compile_check:
             # an nvcc without a driver behind it makes the Jittor import fail
             raise CudaUnavailable("no NVIDIA driver or GPU found (libcuda.so.1 reports none)")
         nvcc = find_nvcc()
@@ -326,7 +321,7 @@ def _choose_cuda():
     # Jittor puts a CUDA build below its CPU build's folder and searches the CPU one first, so
     # after one CPU run the CUDA start would load the CPU core: give CUDA its own folder
     os.environ.setdefault("cache_name", "cuda")
-    if cuda_device_count() == 0:  # the compile check: build everything, run nothing
+    if gpus == 0:  # the compile check: build everything, run nothing
         return summary, "built for CUDA as a compile check; no GPU to run on"
     return summary, None
 

@@ -274,6 +274,15 @@ def generator_step(state, plan):
     return g_loss
 
 
+def training_step(state, real, plan):
+    """One iteration's learning: D step, G step, EMA, on the blocks this plan runs."""
+    train_only_what_runs(state, plan)
+    d_loss, penalty = discriminator_step(state, real, plan)
+    g_loss = generator_step(state, plan)
+    accumulate(state.ema_pairs, state.args.ema_decay)
+    return d_loss, penalty, g_loss
+
+
 def track_w_avg(generator, z):
     with jt.no_grad():
         w_mean = generator.style(z).mean(0)
@@ -498,10 +507,7 @@ def train(state, dataset):
                 set_learning_rate(state.d_optimizer, plan.lr)
                 real = next(batches)
                 state.data_stream["position"] += 1
-                train_only_what_runs(state, plan)
-                d_loss, penalty = discriminator_step(state, real, plan)
-                g_loss = generator_step(state, plan)
-                accumulate(state.ema_pairs, args.ema_decay)
+                d_loss, penalty, g_loss = training_step(state, real, plan)
                 state.used_samples += plan.batch_size
                 state.iteration += 1
                 reporter.update(plan, d_loss, g_loss, penalty, len(dataset.skipped))
