@@ -55,6 +55,15 @@ def straight_run(demo_data, tmp_path_factory):
     return flat_state(str(out / "checkpoint" / "last.model")), out
 
 
+def test_a_second_run_in_the_same_process_repeats_the_first(demo_data, straight_run, tmp_path):
+    """Constants made at first use inside a training step once made the second run of a
+    process (constants already there) differ from the first."""
+    train.main([demo_data, *RECIPE, "--iters", str(ITERS), "--workers", "0", *folders(tmp_path)])
+    expected, _ = straight_run
+    again = flat_state(str(tmp_path / "checkpoint" / "last.model"))
+    assert [key for key in expected if not np.array_equal(again[key], expected[key])] == []
+
+
 @pytest.mark.parametrize("kill_at, workers", [(3, "0"), (7, "2"), (11, "0"), (11, "2")],
                          ids=["before-first-save", "mid-phase-loaders", "mid-fade",
                               "mid-fade-loaders"])

@@ -122,6 +122,66 @@ def test_blur_value_and_gradients_match_finite_differences():
     assert max_diff(second, reference) < 1e-4
 
 
+def conv3x3_numpy(x, w):
+    padded = np.pad(x, [(0, 0), (0, 0), (1, 1), (1, 1)])
+    height, width = x.shape[2:]
+    return sum(np.einsum("nihw,oi->nohw", padded[:, :, dy:dy + height, dx:dx + width],
+                         w[:, :, dy, dx]) for dy in range(3) for dx in range(3))
+
+
+def resampling_conv_numpy(x, w, resample):
+    if resample == "up":
+        return conv3x3_numpy(x.repeat(2, 2).repeat(2, 3), w)
+    out = conv3x3_numpy(x, w)
+    n, c, h, w_ = out.shape
+    return out.reshape(n, c, h // 2, 2, w_ // 2, 2).mean((3, 5))
+
+
+@pytest.mark.parametrize("resample, size", [("up", 3), ("down", 6)])
+def test_resampling_conv_value_and_weight_gradient_match_numpy(resample, size):
+    """On oneDNN, upsample + conv and conv + pool run as one stride-2 4x4 conv."""
+    assert model.onednn_available()  # the CPU path under test
+    conv = EqualConv2d(3, 4, 3, 1, resample=resample)
+    out_size = size * 2 if resample == "up" else size // 2
+    x, v = randn(2, 3, size, size, seed=1), randn(2, 4, out_size, out_size, seed=2)
+    multiplier = math.sqrt(2 / 27)  # equalised learning rate: fan-in 3 x 3 x 3
+    weight = conv.conv.weight_orig.numpy().astype(np.float64) * multiplier
+    bias = conv.conv.bias.numpy().astype(np.float64)
+    xn, vn = x.numpy().astype(np.float64), v.numpy().astype(np.float64)
+    reference = resampling_conv_numpy(xn, weight, resample) + bias.reshape(1, -1, 1, 1)
+    assert max_diff(conv(x), reference) < 1e-5
+
+    def loss(w):
+        return ((resampling_conv_numpy(xn, w.reshape(weight.shape) * multiplier, resample)
+                 + bias.reshape(1, -1, 1, 1)) ** 3 * vn).sum()
+
+    grad = jt.grad((conv(x) ** 3 * v).sum(), conv.conv.weight_orig)
+    reference = finite_difference(loss, weight / multiplier)
+    assert max_diff(grad, reference) < 1e-3 * np.abs(reference).max()
+
+
+@pytest.mark.parametrize("resample, size", [("up", 4), ("down", 8)])
+def test_resampling_conv_second_order_matches_jittors_unfused_graph(resample, size, monkeypatch):
+    """R1 differentiates D twice: the oneDNN functions' gradients of gradients against
+    Jittor's own differentiation of the unfused upsample/conv/pool graph."""
+    conv = EqualConv2d(5, 6, 3, 1, resample=resample)
+    x = randn(2, 5, size, size, seed=3)
+
+    def value_gradient_and_penalty_gradient():
+        inputs = x.clone()
+        out = conv(inputs)
+        first = jt.grad((out * out * out).sum(), inputs)
+        second = jt.grad((first * first).sum(), [conv.conv.weight_orig, conv.conv.bias])
+        return [out.numpy(), first.numpy()] + [g.numpy() for g in second]
+
+    fused = value_gradient_and_penalty_gradient()
+    monkeypatch.setattr(model, "onednn_available", lambda: False)
+    unfused = value_gradient_and_penalty_gradient()
+    for ours, reference in zip(fused, unfused):
+        assert np.abs(reference).max() > 1e-3
+        assert np.abs(ours - reference).max() < 1e-5 * np.abs(reference).max()
+
+
 def test_minibatch_stddev_value_and_gradient():
     x = randn(4, 3, 4, 4)
     out = minibatch_stddev(x)
@@ -228,8 +288,10 @@ def test_w_avg_moving_average():
 
 
 def test_model_code_never_syncs_with_the_host():
-    """...but once, where a blur kernel of a new width is made."""
-    source = inspect.getsource(model).replace(inspect.getsource(model.blur_kernel), "")
+    """...but where a constant is made: a blur kernel of a new width, the fold matrices."""
+    source = inspect.getsource(model)
+    for maker in (model.blur_kernel, model.fold_matrix):
+        source = source.replace(inspect.getsource(maker), "")
     for call in (".numpy()", ".item()", ".data", ".sync("):
         assert call not in source
 
