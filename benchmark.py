@@ -56,6 +56,7 @@ def bench_resize(args):
 
 def bench_train(args):
     """img/s of one full training iteration: D step with R1 + G step, mixing on, EMA."""
+    import model
     import train
     from model import step_of_size
     from runtime import jt, seed_everything, select_device
@@ -64,7 +65,7 @@ def bench_train(args):
     seed_everything(0)
     train_args, _ = train.parse_args(["unused", "--width", str(args.width), "--code_dim",
                                       str(args.code_dim), "--batch", str(args.batch),
-                                      "--loss", args.loss])
+                                      "--loss", args.loss, "--precision", args.precision])
     state = train.TrainingState(train_args)
     step = step_of_size(args.size)
     real = jt.array(np.random.RandomState(0).uniform(-1, 1, (args.batch, 3, args.size, args.size))
@@ -87,7 +88,7 @@ def bench_train(args):
     stable = timed([1.0] * args.iters)
     fading = timed(list(rng.uniform(0.05, 0.95, args.iters)))
     print(f"train {args.size} px, batch {args.batch}, width {args.width}, "
-          f"code_dim {args.code_dim}, {args.loss}: "
+          f"code_dim {args.code_dim}, {args.loss}, {model.conv_precision()} convolutions: "
           f"{stable:.3f} s/iteration = {args.batch / stable:.2f} img/s at alpha 1; "
           f"{args.batch / fading:.2f} img/s while fading ({fading / stable - 1:+.1%})")
 
@@ -355,7 +356,7 @@ def bench_versus_jittor(args):
     """Ours against StyleGAN-jittor in one process, alternating, at each size: each project's
     own training iteration, then both models in one identical loop."""
     import train
-    from model import step_of_size
+    from model import conv_precision, step_of_size
     from runtime import jt, seed_everything, select_device
 
     peer = load_peer_model(args.peer)
@@ -363,9 +364,11 @@ def bench_versus_jittor(args):
     seed_everything(0)
     train_args, _ = train.parse_args(["unused", "--batch", str(args.batch), "--loss", "r1",
                                       "--mixing", "--code_dim", str(args.code_dim),
-                                      "--penalty_every", str(args.penalty_every)])
+                                      "--penalty_every", str(args.penalty_every),
+                                      "--precision", args.precision])
     ours = train.TrainingState(train_args)
     theirs = PeerTraining(peer, args.code_dim)
+    print(f"our convolutions: {conv_precision()}; StyleGAN-jittor's: float32", flush=True)
 
     def adam(module):
         return jt.optim.Adam(module.parameters(), lr=0.001, betas=(0.0, 0.99))
@@ -467,6 +470,8 @@ def parse_args(argv=None):
     versus.add_argument("--penalty_every", type=int, default=1,
                         help="our loop's lazy R1 (theirs computes it every iteration)")
     versus.add_argument("--rounds", type=int, default=3)
+    versus.add_argument("--precision", default="auto",
+                        help="of our convolutions (train.py's --precision)")
     versus.add_argument("--device", default="auto")
     halves = sub.add_parser("fid_halves")
     halves.add_argument("data")
@@ -496,6 +501,8 @@ def parse_args(argv=None):
         model_parser.add_argument("--iters", type=int, default=5)
         model_parser.add_argument("--loss", default="r1")
         model_parser.add_argument("--device", default="auto")
+    sub.choices["train"].add_argument("--precision", default="auto",
+                                      help="of the convolutions (train.py's --precision)")
     return parser.parse_args(argv)
 
 

@@ -63,6 +63,51 @@ def onednn_available():
     return not jt.flags.use_cuda and jt.mkl_ops is not None
 
 
+PRECISIONS = ("float32", "bfloat16")
+_conv_precision = "float32"
+
+
+def set_conv_precision(precision):
+    """"bfloat16": the CPU convolutions multiply bfloat16 copies of their operands (float32
+    sums and results), which oneDNN runs on AMX many times faster; "float32": exact. Every
+    other operation, the parameters and the optimiser stay float32 either way."""
+    global _conv_precision
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision}: choose one of {', '.join(PRECISIONS)}")
+    _conv_precision = precision
+
+
+def conv_precision():
+    return _conv_precision
+
+
+def _conv_ops(weight_shape):
+    """The operators behind the three functions below: oneDNN in float32 (Jittor's own) or
+    in bfloat16 (ours, see onednn/). Convolutions to and from RGB stay float32: oneDNN's
+    AMX layouts block channels by 16, and reordering a 3-channel kernel into them falls
+    back to a reference loop that took 45 ms where the whole convolution takes 1."""
+    if _conv_precision == "bfloat16" and weight_shape[0] % 16 == 0 and weight_shape[1] % 16 == 0:
+        import onednn
+
+        return onednn.conv, onednn.conv_input_grad, onednn.conv_weight_grad
+    return _float32_conv, _float32_conv_input_grad, _float32_conv_weight_grad
+
+
+def _float32_conv(x, weight, stride, padding, layout):
+    return jt.mkl_ops.mkl_conv(x, weight, stride, stride, padding, padding, 1, 1, 1,
+                               "abcd", layout, "abcd")
+
+
+def _float32_conv_input_grad(weight, y, size, stride, padding, layout):
+    return jt.mkl_ops.mkl_conv_backward_x(weight, y, size[0], size[1], stride, stride,
+                                          padding, padding, 1, 1, 1, "abcd", layout, "abcd")
+
+
+def _float32_conv_weight_grad(x, y, kernel_size, stride, padding, layout):
+    return jt.mkl_ops.mkl_conv_backward_w(x, y, kernel_size, kernel_size, stride, stride,
+                                          padding, padding, 1, 1, 1, "abcd", layout, "abcd")
+
+
 class OneDnnConv(jt.Function):
     """y = conv(x, w) by oneDNN directly, rather than through nn.conv2d, whose tuner
     reaches oneDNN only where it recognises the pattern in the surrounding graph (a
@@ -78,8 +123,7 @@ class OneDnnConv(jt.Function):
 
     def execute(self, x, weight, stride, padding, layout, untaped):
         (self.x, self.weight), self.options = untaped, (stride, padding, layout)
-        return jt.mkl_ops.mkl_conv(x, weight, stride, stride, padding, padding, 1, 1, 1,
-                                   "abcd", layout, "abcd")
+        return _conv_ops(weight.shape)[0](x, weight, stride, padding, layout)
 
     def grad(self, grad_y):
         x, weight = self.x, self.weight
@@ -94,8 +138,7 @@ class OneDnnConvInputGrad(jt.Function):
 
     def execute(self, weight, y, size, stride, padding, layout, untaped):
         (self.weight, self.y), self.options = untaped, (stride, padding, layout)
-        return jt.mkl_ops.mkl_conv_backward_x(weight, y, size[0], size[1], stride, stride,
-                                              padding, padding, 1, 1, 1, "abcd", layout, "abcd")
+        return _conv_ops(weight.shape)[1](weight, y, size, stride, padding, layout)
 
     def grad(self, grad_x):
         weight, y = self.weight, self.y
@@ -109,8 +152,7 @@ class OneDnnConvWeightGrad(jt.Function):
 
     def execute(self, x, y, kernel_size, stride, padding, layout, untaped):
         (self.x, self.y), self.options = untaped, (stride, padding, layout)
-        return jt.mkl_ops.mkl_conv_backward_w(x, y, kernel_size, kernel_size, stride, stride,
-                                              padding, padding, 1, 1, 1, "abcd", layout, "abcd")
+        return _conv_ops((y.shape[1], x.shape[1]))[2](x, y, kernel_size, stride, padding, layout)
 
     def grad(self, grad_weight):
         x, y = self.x, self.y

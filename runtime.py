@@ -326,10 +326,40 @@ def _choose_cuda():
     return summary, None
 
 
+def _cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _enable_amx():
+    """Let oneDNN use the CPU's AMX tile unit for bfloat16 convolutions, where there is one.
+    Linux hands out the tile registers only to processes that ask (arch_prctl), and oneDNN 2.2
+    does not ask, so without this its AMX kernels die of SIGILL; it also keeps AMX behind
+    DNNL_MAX_CPU_ISA. Float32 work is unchanged (AMX has no float32)."""
+    if "amx_bf16" not in _cpu_flags() or os.environ.get("STYLEGAN_AMX") == "0":
+        return False
+    arch_prctl, request_permission, tile_data = 158, 0x1023, 18
+    try:
+        if ctypes.CDLL(None, use_errno=True).syscall(arch_prctl, request_permission,
+                                                    tile_data) != 0:
+            return False
+    except (OSError, AttributeError):
+        return False
+    os.environ.setdefault("DNNL_MAX_CPU_ISA", "AVX512_CORE_AMX")
+    return True
+
+
 def _prepare_environment():
-    global cuda_setup, cuda_off_because
+    global cuda_setup, cuda_off_because, amx_ready
     verbose = "--verbose" in sys.argv[1:] or os.environ.get("STYLEGAN_VERBOSE") == "1"
     cuda_setup, cuda_off_because = _choose_cuda()
+    amx_ready = _enable_amx()
     for flag in ("use_cutt", "use_cutlass", "use_nccl"):
         # these would download their sources on a CUDA import
         os.environ.setdefault(flag, "0")

@@ -18,7 +18,10 @@ NARROW = dict(code_dim=16, n_mlp=2, width=16)
 
 @pytest.fixture(autouse=True)
 def seeded():
+    import model
+
     seed_everything(0)
+    model.set_conv_precision("float32")  # a TrainingState may have chosen bfloat16
 
 
 @pytest.fixture(scope="session")
