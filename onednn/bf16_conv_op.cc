@@ -55,6 +55,11 @@ static memory reordered(memory user, const memory::desc& wanted, const engine& e
     return m;
 }
 
+// Where the primitive writes its result: the user's array itself when the layouts agree.
+static memory result_memory(memory user, const memory::desc& wanted, const engine& eng) {
+    return user.get_desc() == wanted ? user : memory(wanted, eng);
+}
+
 static void write_back(memory result, memory user, stream& s) {
     if (result.get_desc() == user.get_desc()) return;
     reorder(result, user).execute(s, result, user);
@@ -94,7 +99,7 @@ void Bf16ConvOp::run() {
     if (kind == 0) {
         memory xm = reordered(user_x, fwd.src_desc(), eng, s);
         memory wm = reordered(user_w, fwd.weights_desc(), eng, s);
-        memory ym = fwd.dst_desc() == user_y.get_desc() ? user_y : memory(fwd.dst_desc(), eng);
+        memory ym = result_memory(user_y, fwd.dst_desc(), eng);
         convolution_forward(fwd).execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}});
         write_back(ym, user_y, s);
     } else if (kind == 1) {
@@ -102,7 +107,7 @@ void Bf16ConvOp::run() {
             algorithm::convolution_direct, x_md, w_md, y_md, strides, pad, pad), eng, fwd);
         memory wm = reordered(user_w, pd.weights_desc(), eng, s);
         memory ym = reordered(user_y, pd.diff_dst_desc(), eng, s);
-        memory xm = pd.diff_src_desc() == user_x.get_desc() ? user_x : memory(pd.diff_src_desc(), eng);
+        memory xm = result_memory(user_x, pd.diff_src_desc(), eng);
         convolution_backward_data(pd).execute(s, {{DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, xm}});
         write_back(xm, user_x, s);
     } else {
@@ -110,7 +115,7 @@ void Bf16ConvOp::run() {
             algorithm::convolution_direct, x_md, w_md, y_md, strides, pad, pad), eng, fwd);
         memory xm = reordered(user_x, pd.src_desc(), eng, s);
         memory ym = reordered(user_y, pd.diff_dst_desc(), eng, s);
-        memory wm = pd.diff_weights_desc() == user_w.get_desc() ? user_w : memory(pd.diff_weights_desc(), eng);
+        memory wm = result_memory(user_w, pd.diff_weights_desc(), eng);
         convolution_backward_weights(pd).execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_DIFF_WEIGHTS, wm}});
         write_back(wm, user_w, s);
     }
