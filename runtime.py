@@ -2,7 +2,8 @@
 
 Every script and module imports this first (`from runtime import jt`). It keeps the
 Jittor import offline (no CUDA helper downloads, no nvcc probing on machines whose
-nvcc has no driver behind it), keeps oneDNN on for CPU convolutions, quiets
+nvcc has no driver behind it), keeps oneDNN on for CPU convolutions and lets it use
+AMX where the CPU has it, quiets
 Jittor's compile logs unless `--verbose` is given, and offers the device switch,
 the seeding helper and the one-line error handling every CLI shares.
 """
