@@ -56,9 +56,8 @@ def bench_resize(args):
 
 def bench_train(args):
     """img/s of one full training iteration: D step with R1 + G step, mixing on, EMA."""
-    import model
     import train
-    from model import step_of_size
+    from model import conv_precision, step_of_size
     from runtime import jt, seed_everything, select_device
 
     select_device(args.device)
@@ -88,7 +87,7 @@ def bench_train(args):
     stable = timed([1.0] * args.iters)
     fading = timed(list(rng.uniform(0.05, 0.95, args.iters)))
     print(f"train {args.size} px, batch {args.batch}, width {args.width}, "
-          f"code_dim {args.code_dim}, {args.loss}, {model.conv_precision()} convolutions: "
+          f"code_dim {args.code_dim}, {args.loss}, {conv_precision()} convolutions: "
           f"{stable:.3f} s/iteration = {args.batch / stable:.2f} img/s at alpha 1; "
           f"{args.batch / fading:.2f} img/s while fading ({fading / stable - 1:+.1%})")
 

@@ -1,7 +1,8 @@
 """Convolutions on oneDNN computed in bfloat16 (float32 in, float32 out, float32 sums).
 
-On a CPU with AMX (Intel Sapphire Rapids and later) oneDNN runs these on the tile unit, many
-times faster than its float32 kernels; `runtime` unlocks AMX for the process. The operator is
+On a CPU with AMX (Intel Sapphire Rapids and later) oneDNN runs these on the tile unit, 3-5x
+faster than its float32 kernels (512 channels, 16 px); `runtime` unlocks AMX for the process
+and `model.bf16_available` says whether they can run. The operator is
 ours (`bf16_conv_op.cc`): Jittor's own oneDNN operators take the data type from their inputs
 and have no bfloat16. It is compiled on first use against the oneDNN that Jittor installed,
 and cached like Jittor's own operators.
@@ -10,14 +11,8 @@ import glob
 import os
 
 from runtime import jt
-import runtime
 
 _compiled = None
-
-
-def bf16_available():
-    """True when bfloat16 convolutions run on AMX here (the only place they pay)."""
-    return runtime.amx_ready and not jt.flags.use_cuda and jt.mkl_ops is not None
 
 
 def _onednn_folder():

@@ -55,14 +55,28 @@ static memory reordered(memory user, const memory::desc& wanted, const engine& e
     return m;
 }
 
-// Where the primitive writes its result: the user's array itself when the layouts agree.
-static memory result_memory(memory user, const memory::desc& wanted, const engine& eng) {
-    return user.get_desc() == wanted ? user : memory(wanted, eng);
-}
-
 static void write_back(memory result, memory user, stream& s) {
     if (result.get_desc() == user.get_desc()) return;
     reorder(result, user).execute(s, result, user);
+}
+
+// One of a primitive's arrays: its argument name, the user's float32 array, and the layout
+// and type the primitive wants.
+struct Operand {
+    int arg;
+    memory user;
+    memory::desc wanted;
+};
+
+// Runs a primitive on two operands and writes its result into the user's array, reordering
+// on the way in and out where layouts or types differ.
+static void execute(const primitive& p, Operand in1, Operand in2, Operand result,
+                    const engine& eng, stream& s) {
+    memory m1 = reordered(in1.user, in1.wanted, eng, s);
+    memory m2 = reordered(in2.user, in2.wanted, eng, s);
+    memory out = result.user.get_desc() == result.wanted ? result.user : memory(result.wanted, eng);
+    p.execute(s, {{in1.arg, m1}, {in2.arg, m2}, {result.arg, out}});
+    write_back(out, result.user, s);
 }
 
 void Bf16ConvOp::run() {
@@ -97,27 +111,21 @@ void Bf16ConvOp::run() {
     auto fwd = convolution_forward::primitive_desc(fwd_desc, eng);
 
     if (kind == 0) {
-        memory xm = reordered(user_x, fwd.src_desc(), eng, s);
-        memory wm = reordered(user_w, fwd.weights_desc(), eng, s);
-        memory ym = result_memory(user_y, fwd.dst_desc(), eng);
-        convolution_forward(fwd).execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DST, ym}});
-        write_back(ym, user_y, s);
+        execute(convolution_forward(fwd), {DNNL_ARG_SRC, user_x, fwd.src_desc()},
+                {DNNL_ARG_WEIGHTS, user_w, fwd.weights_desc()},
+                {DNNL_ARG_DST, user_y, fwd.dst_desc()}, eng, s);
     } else if (kind == 1) {
         auto pd = convolution_backward_data::primitive_desc(convolution_backward_data::desc(
             algorithm::convolution_direct, x_md, w_md, y_md, strides, pad, pad), eng, fwd);
-        memory wm = reordered(user_w, pd.weights_desc(), eng, s);
-        memory ym = reordered(user_y, pd.diff_dst_desc(), eng, s);
-        memory xm = result_memory(user_x, pd.diff_src_desc(), eng);
-        convolution_backward_data(pd).execute(s, {{DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_WEIGHTS, wm}, {DNNL_ARG_DIFF_SRC, xm}});
-        write_back(xm, user_x, s);
+        execute(convolution_backward_data(pd), {DNNL_ARG_WEIGHTS, user_w, pd.weights_desc()},
+                {DNNL_ARG_DIFF_DST, user_y, pd.diff_dst_desc()},
+                {DNNL_ARG_DIFF_SRC, user_x, pd.diff_src_desc()}, eng, s);
     } else {
         auto pd = convolution_backward_weights::primitive_desc(convolution_backward_weights::desc(
             algorithm::convolution_direct, x_md, w_md, y_md, strides, pad, pad), eng, fwd);
-        memory xm = reordered(user_x, pd.src_desc(), eng, s);
-        memory ym = reordered(user_y, pd.diff_dst_desc(), eng, s);
-        memory wm = result_memory(user_w, pd.diff_weights_desc(), eng);
-        convolution_backward_weights(pd).execute(s, {{DNNL_ARG_SRC, xm}, {DNNL_ARG_DIFF_DST, ym}, {DNNL_ARG_DIFF_WEIGHTS, wm}});
-        write_back(wm, user_w, s);
+        execute(convolution_backward_weights(pd), {DNNL_ARG_SRC, user_x, pd.src_desc()},
+                {DNNL_ARG_DIFF_DST, user_y, pd.diff_dst_desc()},
+                {DNNL_ARG_DIFF_WEIGHTS, user_w, pd.diff_weights_desc()}, eng, s);
     }
     s.wait();
 }

@@ -11,7 +11,7 @@ from conftest import randn
 from model import Discriminator, onednn_conv, onednn_conv_input_grad, onednn_conv_weight_grad
 from runtime import jt
 
-needs_amx = pytest.mark.skipif(not onednn.bf16_available(),
+needs_amx = pytest.mark.skipif(not model.bf16_available(),
                                reason="bfloat16 convolutions need a CPU with AMX")
 
 
@@ -127,13 +127,13 @@ def test_amx_can_be_switched_off_before_jittor_starts():
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {key: value for key, value in os.environ.items() if key != "DNNL_MAX_CPU_ISA"}
-    probe = ("import os, runtime, onednn; print(runtime.amx_ready, onednn.bf16_available(), "
+    probe = ("import os, runtime, model; print(runtime.amx_ready, model.bf16_available(), "
              "os.environ.get('DNNL_MAX_CPU_ISA'))")
     off = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
                          text=True, env={**env, "STYLEGAN_AMX": "0"})
     assert off.stdout.split() == ["False", "False", "None"], off.stdout + off.stderr
     on = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
                         text=True, env=env)
-    expected = (["True", "True", "AVX512_CORE_AMX"] if onednn.bf16_available()
+    expected = (["True", "True", "AVX512_CORE_AMX"] if model.bf16_available()
                 else ["False", "False", "None"])
     assert on.stdout.split() == expected, on.stdout + on.stderr
