@@ -57,9 +57,8 @@ def real_batches(dataset, size, count, batch):
         yield np.stack(images).transpose(0, 3, 1, 2)
 
 
-def real_statistics(inception, data_root, size, n, batch):
+def real_statistics(inception, dataset, data_root, size, n, batch):
     """Mean and covariance of real features, cached beside the data per size and count."""
-    dataset = MultiResolutionDataset(data_root, size, flip=False)
     available = len(dataset.source.files(size))
     count = min(n, available)
     cache = os.path.join(data_root, f"fid_stats_{size}px_{count}.npz")
@@ -88,9 +87,11 @@ def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, s
 
     generator, checkpoint = load_generator(ckpt)  # a bad file fails before the big nets load
     step, alpha = choose_size(size, checkpoint, ckpt)
-    inception = InceptionV3()
     resolution = 4 * 2**step
-    mu_real, sigma_real, real_count = real_statistics(inception, data_root, resolution, n, batch)
+    dataset = MultiResolutionDataset(data_root, resolution, flip=False)  # and a bad folder
+    inception = InceptionV3()
+    mu_real, sigma_real, real_count = real_statistics(inception, dataset, data_root, resolution,
+                                                      n, batch)
     rng = np.random.RandomState(seed)
     mean = mean_style(generator, checkpoint, rng) if truncation != 1 else None
     render = Renderer(generator, step, alpha, mean, truncation, None, batch)

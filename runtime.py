@@ -39,6 +39,7 @@ def cuda_device_count():
 # folder that looks like such a toolkit, and fix the few places of its source that no longer
 # build or behave. See the README's GPU section.
 
+CUDA_CACHE_NAME = "cuda"  # Jittor cache folder of CUDA builds
 CUDA_LIBRARIES = ("cublas", "cudnn", "curand", "cufft", "cusparse")
 CUDA_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "stylegan-jittor")
 _ROOT_MARKER = "stylegan-cuda-root.txt"
@@ -108,6 +109,14 @@ def cuda_toolkit(nvcc):
     return root, (int(release[1]), int(release[2]))
 
 
+SYSTEM_HEADERS = ("/usr/include",)
+SYSTEM_LIBRARIES = ("/usr/lib/x86_64-linux-gnu", "/usr/lib")
+
+
+def python_sites():
+    return list(sys.path)
+
+
 def _library_folders(toolkit_root, major):
     """(header folders, library folders) to search: the toolkit's, the system's, then the
     nvidia-* pip packages on sys.path and in $STYLEGAN_CUDA_LIBS (folders holding nvidia/),
@@ -115,10 +124,9 @@ def _library_folders(toolkit_root, major):
     import glob
 
     arch = "targets/x86_64-linux"
-    headers = [f"{toolkit_root}/include", f"{toolkit_root}/{arch}/include", "/usr/include"]
-    libraries = [f"{toolkit_root}/lib64", f"{toolkit_root}/{arch}/lib",
-                 "/usr/lib/x86_64-linux-gnu", "/usr/lib"]
-    sites = os.environ.get("STYLEGAN_CUDA_LIBS", "").split(":") + sys.path
+    headers = [f"{toolkit_root}/include", f"{toolkit_root}/{arch}/include", *SYSTEM_HEADERS]
+    libraries = [f"{toolkit_root}/lib64", f"{toolkit_root}/{arch}/lib", *SYSTEM_LIBRARIES]
+    sites = os.environ.get("STYLEGAN_CUDA_LIBS", "").split(":") + python_sites()
     sites = [os.path.abspath(site) for site in sites if site]
     packages = []
     for site in sites:
@@ -317,11 +325,15 @@ def _choose_cuda():
         nvcc, summary = prepare_cuda(nvcc)
     except CudaUnavailable as reason:
         os.environ["nvcc_path"] = ""
+        if os.environ.get("cache_name") == CUDA_CACHE_NAME:
+            # inherited from a parent on CUDA (a test, a launcher): building the CPU core
+            # there would overwrite the CUDA core (seen on a GPU: the next CUDA start failed)
+            del os.environ["cache_name"]
         return None, str(reason)
     os.environ["nvcc_path"] = nvcc
     # Jittor puts a CUDA build below its CPU build's folder and searches the CPU one first, so
     # after one CPU run the CUDA start would load the CPU core: give CUDA its own folder
-    os.environ.setdefault("cache_name", "cuda")
+    os.environ.setdefault("cache_name", CUDA_CACHE_NAME)
     if gpus == 0:  # the compile check: build everything, run nothing
         return summary, "built for CUDA as a compile check; no GPU to run on"
     return summary, None

@@ -10,7 +10,17 @@ sys.path.insert(0, ROOT)
 
 from runtime import jt, seed_everything, select_device  # noqa: E402
 
-select_device("cpu")
+
+def pytest_addoption(parser):
+    parser.addoption("--device", default="cpu", choices=("cpu", "cuda"),
+                     help="run the suite on this device (default cpu; CI is CPU-only)")
+
+
+def pytest_configure(config):
+    device = config.getoption("device")
+    # the scripts that CLI tests start in child processes follow the same device
+    os.environ["STYLEGAN_DEVICE"] = device
+    select_device(device)
 
 # a narrow model: every code path of the full one, at a fraction of the cost
 NARROW = dict(code_dim=16, n_mlp=2, width=16)
@@ -41,6 +51,12 @@ def data_path(name):
 
 def randn(*shape, seed=0):
     return jt.array(np.random.RandomState(seed).randn(*shape).astype(np.float32))
+
+
+def rerun_tolerance():
+    """How far two runs of one computation may differ: not at all on the CPU; on CUDA,
+    Jittor's reductions add partial sums with atomics, in no fixed order."""
+    return 1e-4 if jt.flags.use_cuda else 0.0
 
 
 def max_diff(a, b):

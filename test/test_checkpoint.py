@@ -8,7 +8,7 @@ import pytest
 import checkpoint
 from checkpoint import (generator_state, infer_from_rgb_activate, infer_generator_config,
                         load_state, read_checkpoint, save_checkpoint)
-from conftest import NARROW, data_path, max_diff, randn
+from conftest import NARROW, data_path, max_diff, randn, rerun_tolerance
 from model import Discriminator, StyledGenerator
 from runtime import UsageError, jt
 from formats.pt_files import read_pt_file
@@ -61,7 +61,8 @@ def assert_same_generator(state, reference_g, path="file", **config):
     load_state(g, state, "generator", path)
     z = randn(2, config.get("code_dim", 512))
     noise = reference_g.make_noise(2, 1)
-    assert max_diff(g(z, noise=noise, step=1), reference_g(z, noise=noise, step=1)) == 0
+    assert max_diff(g(z, noise=noise, step=1),
+                    reference_g(z, noise=noise, step=1)) <= rerun_tolerance()
 
 
 def test_rosinality_train_step_files_load(tmp_path, full_models):
@@ -81,7 +82,7 @@ def test_rosinality_train_step_files_load(tmp_path, full_models):
         other_d = Discriminator(from_rgb_activate=True)
         load_state(other_d, loaded["discriminator"], "discriminator", path)
         x = randn(2, 3, 8, 8)
-        assert max_diff(other_d(x, step=1), d(x, step=1)) == 0
+        assert max_diff(other_d(x, step=1), d(x, step=1)) <= rerun_tolerance()
 
 
 def test_stylegan_jittor_files_load(tmp_path, full_models):

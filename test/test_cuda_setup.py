@@ -56,6 +56,14 @@ def fake_toolkit(base, release="13.0", cudnn_major=9, with_libraries=True):
     return root, wrapper, site
 
 
+@pytest.fixture(autouse=True)
+def stand_in_libraries_only(monkeypatch):
+    """On a machine with a real CUDA (a GPU machine) its libraries must not mix in."""
+    monkeypatch.setattr(runtime, "SYSTEM_HEADERS", ())
+    monkeypatch.setattr(runtime, "SYSTEM_LIBRARIES", ())
+    monkeypatch.setattr(runtime, "python_sites", lambda: [])
+
+
 # and of src/misc/cuda_flags.cc
 DEVICE_COUNT_LINES = """    static int count=-1;
     if (count==-1)
@@ -152,6 +160,8 @@ def test_read_only_jittor_is_a_reason_not_a_crash(tmp_path, monkeypatch):
 
 
 def test_cuda_stays_off_without_a_driver_and_on_device_cpu(monkeypatch):
+    monkeypatch.delenv("STYLEGAN_DEVICE", raising=False)  # conftest's choice for child scripts
+    monkeypatch.setattr(runtime.sys, "argv", ["train.py", "data"])
     monkeypatch.setenv("nvcc_path", "/somewhere/nvcc")
     monkeypatch.setattr(runtime, "cuda_device_count", lambda: 0)
     assert runtime._choose_cuda() == (None, "no NVIDIA driver or GPU found (libcuda.so.1 "
@@ -165,9 +175,23 @@ def test_cuda_stays_off_without_a_driver_and_on_device_cpu(monkeypatch):
     assert "no CUDA toolkit" in runtime._choose_cuda()[1]
 
 
+def test_a_cpu_child_of_a_cuda_process_builds_outside_the_cuda_cache(monkeypatch):
+    """Seen on a GPU: a CPU start that inherited the CUDA cache folder's name built its CPU
+    core there, and the next CUDA start loaded it and failed."""
+    monkeypatch.setenv("cache_name", runtime.CUDA_CACHE_NAME)
+    monkeypatch.setattr(runtime.sys, "argv", ["train.py", "data", "--device", "cpu"])
+    assert runtime._choose_cuda()[0] is None
+    assert "cache_name" not in os.environ
+    monkeypatch.setenv("cache_name", "mine")  # a user's own choice stays
+    runtime._choose_cuda()
+    assert os.environ["cache_name"] == "mine"
+
+
 def test_device_cuda_without_cuda_is_one_line_naming_the_reason(tmp_path):
+    # no toolkit, so that the answer is the same on a GPU machine
     result = subprocess.run([sys.executable, "generate.py", str(tmp_path / "none.model"),
-                             "--device", "cuda"], cwd=ROOT, capture_output=True, text=True)
+                             "--device", "cuda"], cwd=ROOT, capture_output=True, text=True,
+                            env=dict(os.environ, nvcc_path=""))
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --device cuda: CUDA cannot be used "
