@@ -251,8 +251,10 @@ def parse_args(argv=None):
     parser.add_argument("--truncation_cutoff", type=int,
                         help="truncate only the first N AdaIN layers; none given = all "
                              "(official: 8)")
-    parser.add_argument("--mixing_range", type=int, nargs=2, default=(0, 1), metavar=("A", "B"),
-                        help="blocks that take the source's styles (0 1: coarse)")
+    parser.add_argument("--mixing_range", type=int, nargs=2, metavar=("A", "B"),
+                        help="blocks that take the source's styles; none given = the coarse "
+                             "ones: 0 1 (4 and 8 px, rosinality's) for models of 32 px and up, "
+                             "0 0 for 8 and 16 px models")
     parser.add_argument("--interpolate", type=int, metavar="N", help="also an N-frame latent walk GIF")
     parser.add_argument("--latents", nargs="+", metavar="NPZ",
                         help="render latents from projector.py (latents.png) instead of samples")
@@ -269,6 +271,13 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="style_mixing", help="output folder")
     add_runtime_args(parser)
     return parser.parse_args(argv)
+
+
+def coarse_blocks(step):
+    """The default mixing range. In a 16 px model the 8 px block is a third of the model: with
+    the 4 and 8 px styles from the source, every row of the demo's grids drew its source's
+    digit and the rows barely differed; with the 4 px style alone they mix."""
+    return (0, 1) if step >= 3 else (0, 0)
 
 
 def check_counts(args):
@@ -306,6 +315,7 @@ def write_latent_renders(args, generator, checkpoint, rng):
     """--latents: the projected images, and with --mixing_with a real-image mixing grid."""
     latents = ProjectedLatents(args.latents, generator.w_avg.shape[0])
     step, alpha = choose_size(latents.size, checkpoint, args.ckpt)
+    args.mixing_range = args.mixing_range or coarse_blocks(step)
     n_layers = 2 * (step + 1)
     path = os.path.join(args.out, "latents.png")
     images = render_layers(generator, latents.styles(n_layers), latents.noise_maps(), step,
@@ -349,6 +359,7 @@ def main(argv=None):
     if args.latents:
         return write_latent_renders(args, generator, checkpoint, np.random.RandomState(args.seed))
     step, alpha = choose_size(args.size, checkpoint, args.ckpt)
+    args.mixing_range = args.mixing_range or coarse_blocks(step)
     rng = np.random.RandomState(args.seed)
     code_dim = generator.w_avg.shape[0]
     fixed_noise = stored_noise(args.noise, checkpoint, args.ckpt)

@@ -151,3 +151,20 @@ def test_bad_inputs_are_one_line_errors(generator_files, tmp_path):
     for ckpt, extra, message in cases:
         with pytest.raises(UsageError, match=message):
             run(ckpt, tmp_path / "out", *extra)
+
+
+def test_default_mixing_range_is_the_coarse_blocks_for_the_model_size(generator_files, tmp_path,
+                                                                      capsys):
+    """rosinality's 4 and 8 px from 32 px up; the 4 px block alone in 8 and 16 px models."""
+    assert generate.coarse_blocks(3) == (0, 1) and generate.coarse_blocks(8) == (0, 1)
+    assert generate.coarse_blocks(2) == (0, 0) and generate.coarse_blocks(1) == (0, 0)
+    run(generator_files["ours"], tmp_path / "a", "--n_row", "2", "--n_col", "2", "--n_mixing", "1")
+    assert "blocks 0-0 from the top row" in capsys.readouterr().out
+    run(generator_files["ours"], tmp_path / "b", "--n_row", "2", "--n_col", "2", "--n_mixing", "1",
+        "--mixing_range", "0", "0")
+    default = np.asarray(Image.open(tmp_path / "a" / "sample_mixing_0.png"))
+    assert (default == np.asarray(Image.open(tmp_path / "b" / "sample_mixing_0.png"))).all()
+    run(generator_files["ours"], tmp_path / "c", "--n_row", "2", "--n_col", "2", "--n_mixing", "1",
+        "--mixing_range", "0", "1")
+    assert "blocks 0-1 from the top row" in capsys.readouterr().out
+    assert not (default == np.asarray(Image.open(tmp_path / "c" / "sample_mixing_0.png"))).all()
