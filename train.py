@@ -607,9 +607,15 @@ def parse_args(argv=None):
     parser.add_argument("--sample_dir", default="sample", help="where sample grids go")
     add_runtime_args(parser)
     args = parser.parse_args(argv)
-    explicit = {key for key, value in vars(args).items()
-                if value != parser.get_default(key)}
-    return args, explicit
+    return args, typed_options(parser, argv)
+
+
+def typed_options(parser, argv):
+    """The options on the command line, also those typed with their default value (a resumed
+    run that saved --lr 0.003 must take a typed --lr 0.001)."""
+    untyped = object()
+    parser.set_defaults(**{action.dest: untyped for action in parser._actions})
+    return {key for key, value in vars(parser.parse_args(argv)).items() if value is not untyped}
 
 
 def validate(args, dataset):

@@ -414,3 +414,14 @@ def test_sigterm_to_one_rank_stops_all_at_one_iteration(demo_data, tmp_path):
     iteration = read_checkpoint(str(checkpoints / "last.model"))["progress"]["iteration"]
     assert f"at iteration {iteration}:" in stops[0]
     assert sorted(os.listdir(checkpoints)) == ["last.model", "log.jsonl"]
+
+
+def test_a_resumed_run_takes_typed_options_even_at_their_default():
+    """Seen: resuming a --lr 0.003 run with --lr 0.001 (the default) kept 0.003."""
+    saved = {"progress": {"iteration": 10}, "args": {"lr": 0.003, "iters": 100, "mixing": False}}
+    args, typed = train.parse_args(["data", "--lr", "0.001", "--mixing"])
+    resumed = train.resumed_args(args, typed, saved)
+    assert (resumed.lr, resumed.mixing, resumed.iters) == (0.001, True, 100)
+    args, typed = train.parse_args(["data"])
+    resumed = train.resumed_args(args, typed, saved)
+    assert (resumed.lr, resumed.mixing, resumed.iters) == (0.003, False, 100)
