@@ -9,6 +9,7 @@
     python benchmark.py projection checkpoint/last.model --count 100 --steps 100 300 1000
     python benchmark.py cuda_compile     # builds Jittor's CUDA parts; no GPU needed
     python benchmark.py versus_jittor --peer StyleGAN-jittor/model.py [--sizes 8 16 32]
+    python benchmark.py versus_pytorch --peer rosinality_step.py --python /path/to/torch/python
 """
 import argparse
 import os
@@ -452,6 +453,41 @@ def bench_cuda_compile(args):
         sys.exit(1)
 
 
+def run_for_figures(command, patterns, environment=None):
+    """Run a benchmark in its own process (its memory and compiled state apart from the
+    others); the numbers its output gives for `patterns`, or Nones if it failed."""
+    import re
+
+    done = subprocess.run(command, capture_output=True, text=True,
+                          env=dict(os.environ, **(environment or {})))
+    found = [re.search(pattern, done.stdout) for pattern in patterns]
+    if done.returncode != 0 or not all(found):
+        print(f"  {' '.join(command)} failed: {(done.stderr or done.stdout).strip()[-300:]}")
+        return [None] * len(patterns)
+    return [float(match[1]) for match in found]
+
+
+def bench_versus_pytorch(args):
+    """One training iteration (D with R1, G with mixing), ours against a PyTorch peer's step
+    script (rosinality_step.py in the shared reference, which reads SIZE, BATCH, ITERS and
+    DEVICE and prints img/s=... peak_mem=...GiB), each size in fresh processes, same device."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    print(f"{'size':>6} {'ours img/s':>11} {'peer img/s':>11} {'ratio':>6}  peer peak memory")
+    for size in args.sizes:
+        [ours] = run_for_figures(
+            [sys.executable, os.path.join(here, "benchmark.py"), "train", "--size", str(size),
+             "--batch", str(args.batch), "--iters", str(args.iters), "--width", str(args.width),
+             "--code_dim", str(args.code_dim), "--device", args.device],
+            [r"= ([0-9.]+) img/s at alpha 1"])
+        peer, memory = run_for_figures(
+            [args.python, args.peer], [r"img/s=([0-9.]+)", r"peak_mem=([0-9.]+)GiB"],
+            {"SIZE": str(size), "BATCH": str(args.batch), "ITERS": str(args.iters),
+             "DEVICE": args.device})
+        ratio = f"{ours / peer:.2f}x" if ours and peer else "-"
+        print(f"{size:>4}px {ours or float('nan'):>11.1f} {peer or float('nan'):>11.1f} "
+              f"{ratio:>6}  {'-' if memory is None else f'{memory:.2f} GiB'}")
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -472,6 +508,16 @@ def parse_args(argv=None):
     versus.add_argument("--precision", default="auto",
                         help="of our convolutions (train.py's --precision)")
     versus.add_argument("--device", default="auto")
+    pytorch = sub.add_parser("versus_pytorch")
+    pytorch.add_argument("--peer", required=True, help="the peer's step-timing script")
+    pytorch.add_argument("--python", default=sys.executable,
+                         help="a Python that has PyTorch (the peer's), default this one")
+    pytorch.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
+    pytorch.add_argument("--batch", type=int, default=32)
+    pytorch.add_argument("--iters", type=int, default=10)
+    pytorch.add_argument("--width", type=int, default=512, help="ours; the peer's is full")
+    pytorch.add_argument("--code_dim", type=int, default=512)
+    pytorch.add_argument("--device", default="cuda")
     halves = sub.add_parser("fid_halves")
     halves.add_argument("data")
     halves.add_argument("--size", type=int, default=32)
@@ -510,7 +556,8 @@ def main(argv=None):
     {"resize": bench_resize, "train": bench_train, "generate": bench_generate,
      "inception": bench_inception, "fid_halves": bench_fid_halves, "official": bench_official,
      "official_load": bench_official_load, "projection": bench_projection,
-     "cuda_compile": bench_cuda_compile, "versus_jittor": bench_versus_jittor}[args.what](args)
+     "cuda_compile": bench_cuda_compile, "versus_jittor": bench_versus_jittor,
+     "versus_pytorch": bench_versus_pytorch}[args.what](args)
 
 
 if __name__ == "__main__":
