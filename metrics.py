@@ -88,7 +88,7 @@ def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, s
     generator, checkpoint = load_generator(ckpt)  # a bad file fails before the big nets load
     step, alpha = choose_size(size, checkpoint, ckpt)
     resolution = 4 * 2**step
-    dataset = MultiResolutionDataset(data_root, resolution, flip=False)  # and a bad folder
+    dataset = MultiResolutionDataset(data_root, resolution, flip=False)  # a bad folder too
     inception = InceptionV3()
     mu_real, sigma_real, real_count = real_statistics(inception, dataset, data_root, resolution,
                                                       n, batch)
