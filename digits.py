@@ -1,6 +1,6 @@
 """Does the demo generator draw digits? A small MNIST classifier's verdict, in NumPy.
 
-    python digits.py checkpoint/last.model [--count 512]
+    python digits.py checkpoint/last.model [--count 512] [--mixing]
 
 A two-layer perceptron trained on MNIST (from jittor-offline, no download; about 6 s on two
 CPU cores) reads each generated image; an image counts as a recognised digit when the classifier
@@ -101,16 +101,45 @@ def digit_report(classifier, grey):
             "classes_seen": int((per_class > 0).sum())}
 
 
-def generated_images(path, count, seed):
-    """NHWC uint8 images from the checkpoint's EMA generator at its trained size."""
+def mixing_report(classifier, render, rng, code_dim, mixing_range, grids=3, size=5):
+    """Do style-mixing grids (generate.py's: size sources x size targets) mix? The share of
+    cells read as another digit than their column's source, and the mean absolute difference
+    between two rows of one column, in levels of 255 (0: every row copies the source)."""
+    from generate import style_mixing_images
+    from images import to_uint8_images
+
+    def read(images):
+        return classifier.probabilities(features(grey_levels(to_uint8_images(images)))).argmax(1)
+
+    unlike, row_differences = [], []
+    for _ in range(grids):
+        sources, _, cells = style_mixing_images(render, rng, code_dim, size, size, mixing_range)
+        source_digits = read(sources)
+        unlike += [read(row) != source_digits for row in cells]
+        levels = np.stack([to_uint8_images(row).astype(np.float32) for row in cells])
+        row_differences += [np.abs(levels[a] - levels[b]).mean()
+                            for a in range(size) for b in range(a + 1, size)]
+    return {"unlike_source": float(np.mean(unlike)),
+            "row_difference": float(np.mean(row_differences))}
+
+
+def generator_renderer(path):
+    """generate.py's renderer for the checkpoint's EMA generator at its trained size, no
+    truncation, and the latent size."""
     from checkpoint import load_generator, trained_resolution
     from generate import Renderer
-    from metrics import generated_batches
     from model import step_of_size
 
     generator, checkpoint = load_generator(path)
     size, alpha = trained_resolution(checkpoint)
     render = Renderer(generator, step_of_size(size), alpha, None, 1.0, None, batch=64)
+    return render, generator.w_avg.shape[0]
+
+
+def generated_images(render, count, seed):
+    """NHWC uint8 images from the renderer's random latents."""
+    from metrics import generated_batches
+
     batches = generated_batches(render, count, 64, np.random.RandomState(seed))
     return np.concatenate(list(batches)).transpose(0, 2, 3, 1)
 
@@ -121,14 +150,19 @@ def main(argv=None):
     parser.add_argument("ckpt", help="a checkpoint trained on the demo set (16 or 32 px)")
     parser.add_argument("--count", type=int, default=512, help="images to generate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--mixing", action="store_true",
+                        help="also measure generate.py's style-mixing grids (3 of 5 x 5, its "
+                             "default range): cells that read as another digit than their "
+                             "source, and how much rows differ")
     args = parser.parse_args(argv)
     from resize import ResizeError
     from runtime import UsageError
 
     if args.count < 1:
         raise UsageError(f"--count {args.count}: must be at least 1")
+    render, code_dim = generator_renderer(args.ckpt)
     try:
-        grey = grey_levels(generated_images(args.ckpt, args.count, args.seed))
+        grey = grey_levels(generated_images(render, args.count, args.seed))
     except ValueError as error:
         raise UsageError(f"{args.ckpt}: {error}; train on the demo set to 16 or 32 px") from None
     try:
@@ -143,6 +177,17 @@ def main(argv=None):
     for name, report in (("MNIST test digits", real), (args.ckpt, generated)):
         print(f"{name}: {report['recognised']:.1%} recognised, {report['classes_seen']} of 10 "
               f"classes, per class {report['per_class']}")
+    if args.mixing:
+        from generate import coarse_blocks
+
+        blocks = coarse_blocks(render.step)
+        mixing = mixing_report(classifier, render, np.random.RandomState(args.seed), code_dim,
+                               blocks)
+        print(f"style mixing (3 grids of 5 x 5, blocks {blocks[0]}-{blocks[1]} from the "
+              f"sources): {mixing['unlike_source']:.0%} of cells read as another digit than "
+              f"their source; rows of a column differ by {mixing['row_difference']:.1f} levels "
+              f"of 255 on average")
+        generated = {**generated, **mixing}
     return generated
 
 

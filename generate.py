@@ -187,22 +187,30 @@ def sample_grid(render, rng, code_dim, n_row, n_col):
     return image_grid(render(z, render.noise(rng, len(z))), n_col)
 
 
-def style_mixing_grid(render, rng, code_dim, n_source, n_target, mixing_range):
-    """Top row: sources; left column: targets; each cell: the target with the source's
-    styles in mixing_range. Each row keeps its target's noise."""
+def style_mixing_images(render, rng, code_dim, n_source, n_target, mixing_range):
+    """Sources (n_source images), targets (n_target) and the mixed cells (n_target rows of
+    n_source): each cell is its row's target with its column's source styles in
+    mixing_range. Each row keeps its target's noise."""
     source = rng.randn(n_source, code_dim).astype(np.float32)
     target = rng.randn(n_target, code_dim).astype(np.float32)
     source_noise = render.noise(rng, n_source)
     target_noise = render.noise(rng, n_target)
-    size = 4 * 2**render.step
-    rows = [np.concatenate([-np.ones((1, 3, size, size), np.float32),
-                            render(source, source_noise)])]
-    target_images = render(target, target_noise)
+    rows = []
     for i in range(n_target):
         row_noise = [np.repeat(n[i:i + 1], n_source, 0) for n in target_noise]
-        mixed = render([np.repeat(target[i:i + 1], n_source, 0), source], row_noise,
-                       mixing_range=mixing_range)
-        rows.append(np.concatenate([target_images[i:i + 1], mixed]))
+        rows.append(render([np.repeat(target[i:i + 1], n_source, 0), source], row_noise,
+                           mixing_range=mixing_range))
+    return render(source, source_noise), render(target, target_noise), np.stack(rows)
+
+
+def style_mixing_grid(render, rng, code_dim, n_source, n_target, mixing_range):
+    """Top row: sources; left column: targets; each cell: the target with the source's
+    styles in mixing_range."""
+    sources, targets, cells = style_mixing_images(render, rng, code_dim, n_source, n_target,
+                                                  mixing_range)
+    size = 4 * 2**render.step
+    rows = [np.concatenate([-np.ones((1, 3, size, size), np.float32), sources])]
+    rows += [np.concatenate([targets[i:i + 1], cells[i]]) for i in range(n_target)]
     return image_grid(np.concatenate(rows), n_source + 1)
 
 

@@ -46,3 +46,32 @@ def test_grey_levels_take_the_brightest_channel_and_upsample_16px():
     assert grey[0, 8:24, 14:16].min() == 1.0 and grey[0].sum() == 32 and grey[1].max() == 0
     with pytest.raises(ValueError, match="16 or 32 px"):
         digits.grey_levels(np.zeros((1, 8, 8, 3), np.uint8))
+
+
+class DigitRenderer:
+    """Stands in for generate.py's Renderer: each latent draws a real MNIST digit (16 px),
+    and a mixed cell draws the digit of its target (rows) or of its source (columns)."""
+
+    def __init__(self, follow):
+        grey, _ = digits.mnist_grey("t10k")
+        small = grey[:500].reshape(500, 16, 2, 16, 2).mean((2, 4))
+        self.digits = np.repeat(small[:, None] * 2 - 1, 3, 1).astype(np.float32)
+        self.follow, self.step = follow, 2
+
+    def noise(self, rng, count):
+        return [rng.randn(count, 1, 4, 4).astype(np.float32)]
+
+    def __call__(self, latents, noise, mixing_range=(-1, -1)):
+        if isinstance(latents, list):
+            latents = latents[0 if self.follow == "target" else 1]
+        return self.digits[(np.abs(latents[:, 0]) * 1e4).astype(int) % len(self.digits)]
+
+
+def test_mixing_report_tells_copied_sources_from_mixed_rows(classifier):
+    copies = digits.mixing_report(classifier, DigitRenderer("source"), np.random.RandomState(0),
+                                  8, (0, 0))
+    assert copies == {"unlike_source": 0.0, "row_difference": 0.0}
+    mixed = digits.mixing_report(classifier, DigitRenderer("target"), np.random.RandomState(0),
+                                 8, (0, 0))
+    assert mixed["unlike_source"] > 0.6  # 25 random digits of ten classes against 5
+    assert mixed["row_difference"] > 10
