@@ -108,15 +108,16 @@ def mixing_report(classifier, render, rng, code_dim, mixing_range, grids=3, size
     from generate import style_mixing_images
     from images import to_uint8_images
 
-    def read(images):
-        return classifier.probabilities(features(grey_levels(to_uint8_images(images)))).argmax(1)
+    def read(levels):
+        return classifier.probabilities(features(grey_levels(levels))).argmax(1)
 
     unlike, row_differences = [], []
     for _ in range(grids):
         sources, _, cells = style_mixing_images(render, rng, code_dim, size, size, mixing_range)
-        source_digits = read(sources)
-        unlike += [read(row) != source_digits for row in cells]
-        levels = np.stack([to_uint8_images(row).astype(np.float32) for row in cells])
+        source_digits = read(to_uint8_images(sources))
+        levels = np.stack([to_uint8_images(row) for row in cells])
+        unlike += [read(row) != source_digits for row in levels]
+        levels = levels.astype(np.float32)
         row_differences += [np.abs(levels[a] - levels[b]).mean()
                             for a in range(size) for b in range(a + 1, size)]
     return {"unlike_source": float(np.mean(unlike)),
