@@ -5,8 +5,8 @@
 A two-layer perceptron trained on MNIST (from jittor-offline, no download; about 6 s on two
 CPU cores) reads each generated image; an image counts as a recognised digit when the classifier
 is at least 90% sure. Reported: the recognised fraction and how they spread over the ten classes
-(a collapsed generator draws one class). Real MNIST test digits: 83% recognised, all ten classes
-(the classifier is 95.7% accurate).
+(a collapsed generator draws one class), and how far the images are from grey, as the digits
+are. Real MNIST test digits: 83% recognised, all ten classes (the classifier is 95.7% accurate).
 """
 import argparse
 
@@ -85,6 +85,14 @@ def grey_levels(images):
     return grey
 
 
+def channel_difference(images):
+    """Mean absolute difference between the colour channels of NHWC uint8 RGB images, in
+    levels of 255, over the three channel pairs: 0 for grey images."""
+    levels = images.astype(np.float32)
+    pairs = [(0, 1), (1, 2), (0, 2)]
+    return float(np.mean([np.abs(levels[..., a] - levels[..., b]).mean() for a, b in pairs]))
+
+
 def image_probabilities(classifier, images):
     """Class probabilities for NCHW generator images in [-1, 1]."""
     from images import to_uint8_images
@@ -103,25 +111,33 @@ def digit_report(classifier, grey):
 
 def mixing_report(classifier, render, rng, code_dim, mixing_range, grids=3, size=5):
     """Do style-mixing grids (generate.py's: size sources x size targets) mix? The share of
-    cells read as another digit than their column's source, and the mean absolute difference
-    between two rows of one column, in levels of 255 (0: every row copies the source)."""
+    cells read as another digit than their column's source, and mean absolute differences in
+    levels of 255: between two rows of one column (0: every row copies the source), between
+    each cell and its source, and, for scale, between two unrelated samples (the sources)."""
     from generate import style_mixing_images
     from images import to_uint8_images
 
     def read(levels):
         return classifier.probabilities(features(grey_levels(levels))).argmax(1)
 
-    unlike, row_differences = [], []
+    def distance(a, b):
+        return np.abs(a.astype(np.float32) - b.astype(np.float32)).mean()
+
+    unlike, row_differences, source_differences, sample_differences = [], [], [], []
+    pairs = [(a, b) for a in range(size) for b in range(a + 1, size)]
     for _ in range(grids):
         sources, _, cells = style_mixing_images(render, rng, code_dim, size, size, mixing_range)
-        source_digits = read(to_uint8_images(sources))
+        source_levels = to_uint8_images(sources)
+        source_digits = read(source_levels)
         levels = np.stack([to_uint8_images(row) for row in cells])
         unlike += [read(row) != source_digits for row in levels]
-        levels = levels.astype(np.float32)
-        row_differences += [np.abs(levels[a] - levels[b]).mean()
-                            for a in range(size) for b in range(a + 1, size)]
+        row_differences += [distance(levels[a], levels[b]) for a, b in pairs]
+        source_differences += [distance(row, source_levels) for row in levels]
+        sample_differences += [distance(source_levels[a], source_levels[b]) for a, b in pairs]
     return {"unlike_source": float(np.mean(unlike)),
-            "row_difference": float(np.mean(row_differences))}
+            "row_difference": float(np.mean(row_differences)),
+            "source_difference": float(np.mean(source_differences)),
+            "sample_difference": float(np.mean(sample_differences))}
 
 
 def generator_renderer(path):
@@ -162,8 +178,9 @@ def main(argv=None):
     if args.count < 1:
         raise UsageError(f"--count {args.count}: must be at least 1")
     render, code_dim = generator_renderer(args.ckpt)
+    images = generated_images(render, args.count, args.seed)
     try:
-        grey = grey_levels(generated_images(render, args.count, args.seed))
+        grey = grey_levels(images)
     except ValueError as error:
         raise UsageError(f"{args.ckpt}: {error}; train on the demo set to 16 or 32 px") from None
     try:
@@ -172,12 +189,14 @@ def main(argv=None):
     except ResizeError as error:
         raise UsageError(str(error)) from None
     real = digit_report(classifier, test_grey)
-    generated = digit_report(classifier, grey)
+    generated = {**digit_report(classifier, grey), "channel_difference": channel_difference(images)}
     accuracy = (classifier.probabilities(features(test_grey)).argmax(1) == test_labels).mean()
     print(f"classifier accuracy on MNIST test digits: {accuracy:.3f}")
     for name, report in (("MNIST test digits", real), (args.ckpt, generated)):
         print(f"{name}: {report['recognised']:.1%} recognised, {report['classes_seen']} of 10 "
               f"classes, per class {report['per_class']}")
+    print(f"{args.ckpt}: colour channels differ by {generated['channel_difference']:.1f} levels "
+          f"of 255 on average (grey images: 0)")
     if args.mixing:
         from generate import coarse_blocks
 
@@ -186,8 +205,10 @@ def main(argv=None):
                                blocks)
         print(f"style mixing (3 grids of 5 x 5, blocks {blocks[0]}-{blocks[1]} from the "
               f"sources): {mixing['unlike_source']:.0%} of cells read as another digit than "
-              f"their source; rows of a column differ by {mixing['row_difference']:.1f} levels "
-              f"of 255 on average")
+              f"their source; on average, in levels of 255, rows of a column differ by "
+              f"{mixing['row_difference']:.1f}, cells from their source by "
+              f"{mixing['source_difference']:.1f}, two unrelated samples by "
+              f"{mixing['sample_difference']:.1f}")
         generated = {**generated, **mixing}
     return generated
 

@@ -421,9 +421,13 @@ class Reporter:
 
 
 def save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss):
-    """Samples and the plot, periodic checkpoints and phase-end checkpoints (rank 0 writes)."""
+    """Samples and the plot, periodic checkpoints and one checkpoint as each resolution begins
+    (rank 0 writes)."""
     args, iteration = state.args, state.iteration
-    saving = iteration % args.save_every == 0 or plan.phase != previous_plan.phase
+    # the last resolution's later stretches are no new step: one file per resolution, not one
+    # per --phase samples (a long run would fill the disk with full training states)
+    new_step = plan.step != previous_plan.step
+    saving = iteration % args.save_every == 0 or new_step
     if saving:  # never write a diverged state over a good one
         check_finite(fetch_losses({"d_loss": d_loss, "g_loss": g_loss}), iteration)
     if jt.rank != 0:
@@ -431,10 +435,9 @@ def save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss):
     if iteration % args.sample_every == 0:
         save_samples(state, plan, os.path.join(args.sample_dir, f"{iteration:06d}.png"))
         reporter.draw_plot()
-    if plan.phase != previous_plan.phase:
-        step_index = step_of_size(args.init_size) + plan.phase
+    if new_step:
         save_checkpoint(state.to_checkpoint(),
-                        os.path.join(args.checkpoint_dir, f"train_step-{step_index}.model"))
+                        os.path.join(args.checkpoint_dir, f"train_step-{plan.step}.model"))
     if iteration % args.save_every == 0:
         save_last(state)
         ema = {**state.g_running.state_dict(), "meta": state.meta()}

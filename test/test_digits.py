@@ -48,6 +48,16 @@ def test_grey_levels_take_the_brightest_channel_and_upsample_16px():
         digits.grey_levels(np.zeros((1, 8, 8, 3), np.uint8))
 
 
+def test_channel_difference_is_zero_for_grey_and_the_mean_over_channel_pairs():
+    grey = np.random.RandomState(0).randint(0, 256, (3, 16, 16, 1)).astype(np.uint8)
+    assert digits.channel_difference(grey.repeat(3, -1)) == 0.0
+    reddish = np.zeros((2, 16, 16, 3), np.uint8)
+    reddish[..., 0] = 30  # |R - G| = 30, |G - B| = 0, |R - B| = 30
+    reddish[1, :8, :, 2] = 60  # half of one image: |G - B| = 60, |R - B| = 30
+    expected = np.mean([30, (0 + 60 / 2) / 2, 30])
+    assert digits.channel_difference(reddish) == pytest.approx(expected)
+
+
 class DigitRenderer:
     """Stands in for generate.py's Renderer: each latent draws a real MNIST digit (16 px),
     and a mixed cell draws the digit of its target (rows) or of its source (columns)."""
@@ -70,8 +80,9 @@ class DigitRenderer:
 def test_mixing_report_tells_copied_sources_from_mixed_rows(classifier):
     copies = digits.mixing_report(classifier, DigitRenderer("source"), np.random.RandomState(0),
                                   8, (0, 0))
-    assert copies == {"unlike_source": 0.0, "row_difference": 0.0}
+    assert copies["unlike_source"] == copies["row_difference"] == 0.0
+    assert copies["source_difference"] == 0.0 and copies["sample_difference"] > 10
     mixed = digits.mixing_report(classifier, DigitRenderer("target"), np.random.RandomState(0),
                                  8, (0, 0))
     assert mixed["unlike_source"] > 0.6  # 25 random digits of ten classes against 5
-    assert mixed["row_difference"] > 10
+    assert mixed["row_difference"] > 10 and mixed["source_difference"] > 10

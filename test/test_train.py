@@ -150,6 +150,18 @@ def test_tiny_run_writes_samples_checkpoints_and_log(demo_data, tmp_path):
     assert sample.size == (8 * 18 + 2, 4 * 18 + 2)  # 4 x 8 grid of 16 px with 2 px gaps
 
 
+def test_one_training_state_file_per_resolution_not_per_phase(demo_data, tmp_path):
+    # --phase 10, batch 4: 8 px up to 20 samples, then 16 px; the stretches of 20 samples that
+    # begin at 40, 60, 80 and 100 begin no new resolution
+    state = run_train(demo_data, tmp_path, "--phase", "10", "--iters", "25",
+                      "--sample_every", "1000", "--save_every", "1000")
+    assert state.used_samples == 100
+    assert sorted(os.listdir(tmp_path / "checkpoint")) == ["last.model", "log.jsonl",
+                                                           "train_step-2.model"]
+    begun_16px = read_checkpoint(str(tmp_path / "checkpoint" / "train_step-2.model"))
+    assert begun_16px["progress"]["used_samples"] == 20
+
+
 def test_lazy_penalty_every_third_minibatch_and_logged_each_time(demo_data, tmp_path,
                                                                   monkeypatch):
     scales = []
