@@ -114,7 +114,7 @@ def bench_generate(args):
 
 def bench_inception(args):
     """img/s of FID feature extraction (resize to 299 px + Inception-v3)."""
-    from inception import InceptionV3
+    from perceptual.inception import InceptionV3
     from runtime import jt, select_device
 
     select_device(args.device)
@@ -134,7 +134,7 @@ def bench_fid_halves(args):
     """FID between two disjoint halves of a real image set: the floor a perfect model reaches."""
     import metrics
     from dataset import MultiResolutionDataset
-    from inception import InceptionV3
+    from perceptual.inception import InceptionV3
     from runtime import select_device
 
     select_device(args.device)
@@ -235,7 +235,7 @@ def bench_projection(args):
     import digits
     import projector
     from checkpoint import load_generator, trained_resolution
-    from lpips import LPIPS
+    from perceptual.lpips import LPIPS
     from model import step_of_size
     from runtime import select_device
 

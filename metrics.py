@@ -83,7 +83,7 @@ def generated_batches(render, n, batch, rng):
 
 
 def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0):
-    from inception import InceptionV3
+    from perceptual.inception import InceptionV3
 
     generator, checkpoint = load_generator(ckpt)  # a bad file fails before the big nets load
     step, alpha = choose_size(size, checkpoint, ckpt)
@@ -154,7 +154,7 @@ def filtered_mean(distances):
 
 
 def compute_ppl(ckpt, n=100000, space="w", eps=1e-4, crop=False, size=None, batch=16, seed=0):
-    from lpips import LPIPS
+    from perceptual.lpips import LPIPS
 
     generator, checkpoint = load_generator(ckpt)
     step, alpha = choose_size(size, checkpoint, ckpt)

@@ -226,7 +226,7 @@ def check_arguments(args):
 
 def main(argv=None):
     from generate import choose_size
-    from lpips import LPIPS
+    from perceptual.lpips import LPIPS
 
     args = parse_args(argv)
     check_arguments(args)

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-import inception as inception_module
+from perceptual import inception as inception_module
 import metrics
 from checkpoint import save_checkpoint, to_numpy_tree
 from conftest import NARROW, data_path
@@ -22,7 +22,7 @@ def inception():
 
 @pytest.fixture(scope="module")
 def lpips():
-    from lpips import LPIPS
+    from perceptual.lpips import LPIPS
 
     return LPIPS()
 

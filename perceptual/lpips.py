@@ -10,7 +10,7 @@ import numpy as np
 
 from runtime import jt
 from jittor import nn
-from inception import package_file
+from perceptual.inception import package_file
 
 VGG16_LAYOUT = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512]
 TAPPED_CONVS = {1, 3, 6, 9, 12}  # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3 (conv indices)
