@@ -11,7 +11,8 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from runtime import UsageError, add_runtime_args, jt, run_cli, select_device
+from runtime import (UsageError, add_runtime_args, jt, progress_interval, run_cli,
+                     select_device)
 from checkpoint import load_generator
 from dataset import MultiResolutionDataset
 from generate import Renderer, choose_size, make_noise, mean_style, slerp
@@ -43,7 +44,8 @@ def statistics(features):
 def inception_features(inception, uint8_batches, total, description):
     """2048-d features of NCHW uint8 batches."""
     features = []
-    with jt.no_grad(), tqdm(total=total, desc=description, unit="img") as bar:
+    with jt.no_grad(), tqdm(total=total, desc=description, unit="img",
+                            mininterval=progress_interval()) as bar:
         for batch in uint8_batches:
             features.append(inception(jt.array(batch)).numpy().astype(np.float64))
             bar.update(len(batch))
@@ -131,7 +133,8 @@ def endpoint_pairs(rng, count, code_dim, eps, space, generator):
 def ppl_distances(generator, lpips, step, alpha, n, batch, space, eps, crop, rng):
     code_dim = generator.w_avg.shape[0]
     distances = []
-    with jt.no_grad(), tqdm(total=n, desc=f"PPL ({space})", unit="pair") as bar:
+    with jt.no_grad(), tqdm(total=n, desc=f"PPL ({space})", unit="pair",
+                            mininterval=progress_interval()) as bar:
         for start in range(0, n, batch):
             count = min(batch, n - start)
             (a, b), from_w = endpoint_pairs(rng, count, code_dim, eps, space, generator)

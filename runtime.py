@@ -530,6 +530,13 @@ def seed_everything(seed):
     jt.set_seed(seed)
 
 
+def progress_interval():
+    """Seconds between progress-bar redraws: tqdm's 0.1 on a terminal; once a minute when the
+    output goes to a file, where every redraw is kept and a long run's log would grow by
+    megabytes a day."""
+    return 0.1 if sys.stderr.isatty() else 60
+
+
 def rank_share(batch):
     """This MPI rank's samples of a global batch: every world_size-th one, from its rank.
     Drawing random inputs for the global batch and taking shares makes a run with N ranks

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm import tqdm
 
-from runtime import (UsageError, add_runtime_args, jt, rank_share, run_cli, seed_everything,
-                     select_device, writable_folder)
+from runtime import (UsageError, add_runtime_args, jt, progress_interval, rank_share, run_cli,
+                     seed_everything, select_device, writable_folder)
 from checkpoint import (DISCRIMINATOR_LAYOUT, GENERATOR_LAYOUT, architecture_of, generator_state,
                         infer_from_rgb_activate, infer_generator_config, layout_options,
                         load_state, read_checkpoint, save_checkpoint)
@@ -377,7 +377,7 @@ class Reporter:
         self.state = state
         args = state.args
         self.bar = tqdm(initial=state.iteration, total=args.iters, disable=not self.enabled,
-                        dynamic_ncols=True)
+                        dynamic_ncols=True, mininterval=progress_interval())
         self.log_path = os.path.join(args.checkpoint_dir, "log.jsonl")
         self.plot_path = os.path.join(args.sample_dir, "plot.png")
         # a resumed run's plot shows the whole run, without the iterations it repeats
@@ -403,7 +403,8 @@ class Reporter:
             return
         self.bar.set_description(
             f"{plan.resolution}px G: {losses['g_loss']:.3f} D: {losses['d_loss']:.3f} "
-            f"Pen: {losses['penalty']:.3f} Alpha: {plan.alpha:.3f} {speed:.1f} img/s")
+            f"Pen: {losses['penalty']:.3f} Alpha: {plan.alpha:.3f} {speed:.1f} img/s",
+            refresh=False)  # shown at the bar's next redraw, at its own interval
         record = {"iteration": self.state.iteration, "used_samples": self.state.used_samples,
                   "size": plan.resolution, "alpha": plan.alpha, "batch": plan.batch_size,
                   "lr": plan.lr, **losses, "img_per_s": speed, "time": now,

@@ -437,3 +437,18 @@ def test_a_resumed_run_takes_typed_options_even_at_their_default():
     args, typed = train.parse_args(["data"])
     resumed = train.resumed_args(args, typed, saved)
     assert (resumed.lr, resumed.mixing, resumed.iters) == (0.003, False, 100)
+
+
+def test_progress_bar_redraws_rarely_when_the_output_is_a_file(demo_data, tmp_path):
+    # stderr is a pipe here, as in `python train.py ... 2> train.log`: a bar redrawn ten times
+    # a second would keep every redraw in the file
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), demo_data,
+                             "--init_size", "8", "--max_size", "16", "--phase", "40", *TINY,
+                             "--iters", "40", "--checkpoint_dir", str(tmp_path / "checkpoint"),
+                             "--sample_dir", str(tmp_path / "sample")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(open(tmp_path / "checkpoint" / "log.jsonl").readlines()) == 8
+    redraws = [line for line in result.stderr.splitlines() if "/40 [" in line]
+    assert 1 <= len(redraws) <= 3, redraws
+    assert "40/40" in redraws[-1] and "16px G:" in redraws[-1]
