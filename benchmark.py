@@ -72,7 +72,7 @@ def bench_train(args):
                     .astype(np.float32)).stop_grad()
 
     def iteration(alpha):
-        train.training_step(state, real, train.Plan(0, step, alpha, args.batch, 0.001))
+        train.training_step(state, real, train.Plan(step, alpha, args.batch, 0.001))
 
     def timed(alphas):
         jt.sync_all(True)
@@ -377,7 +377,7 @@ def bench_versus_jittor(args):
     their_optimizers = [adam(theirs.discriminator), adam(theirs.generator)]
 
     def our_iteration(real, step, alpha):
-        train.training_step(ours, real, train.Plan(0, step, alpha, args.batch, 0.001))
+        train.training_step(ours, real, train.Plan(step, alpha, args.batch, 0.001))
         ours.iteration += 1  # where lazy regularisation counts
 
     def our_model_in_the_same_loop(real, step, alpha):

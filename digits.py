@@ -75,7 +75,7 @@ def trained_classifier(epochs=8):
 
 
 def grey_levels(images):
-    """NHWC uint8 RGB (16 or 32 px) -> (N, 32, 32) in [0, 1]; the brightest channel, so a
+    """NHWC RGB levels 0-255 (16 or 32 px) -> (N, 32, 32) in [0, 1]; the brightest channel, so a
     tinted stroke still reads as ink."""
     grey = images.max(-1).astype(np.float32) / 255
     if grey.shape[1] == 16:
@@ -121,15 +121,16 @@ def mixing_report(classifier, render, rng, code_dim, mixing_range, grids=3, size
         return classifier.probabilities(features(grey_levels(levels))).argmax(1)
 
     def distance(a, b):
-        return np.abs(a.astype(np.float32) - b.astype(np.float32)).mean()
+        return np.abs(a - b).mean()
 
     unlike, row_differences, source_differences, sample_differences = [], [], [], []
     pairs = [(a, b) for a in range(size) for b in range(a + 1, size)]
     for _ in range(grids):
         sources, _, cells = style_mixing_images(render, rng, code_dim, size, size, mixing_range)
-        source_levels = to_uint8_images(sources)
+        # uint8 levels as float, once: the classifier and the differences both read them
+        source_levels = to_uint8_images(sources).astype(np.float32)
         source_digits = read(source_levels)
-        levels = np.stack([to_uint8_images(row) for row in cells])
+        levels = np.stack([to_uint8_images(row) for row in cells]).astype(np.float32)
         unlike += [read(row) != source_digits for row in levels]
         row_differences += [distance(levels[a], levels[b]) for a, b in pairs]
         source_differences += [distance(row, source_levels) for row in levels]

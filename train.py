@@ -42,7 +42,6 @@ N_SAMPLE_ROWS, N_SAMPLE_COLS = 4, 8
 @dataclass(frozen=True)
 class Plan:
     """What the schedule prescribes at a given number of samples seen."""
-    phase: int  # index of the 2 * --phase sample stretch since the start
     step: int
     alpha: float
     batch_size: int
@@ -58,12 +57,11 @@ def training_schedule(used_samples, init_step, max_step, phase, batch=32, lr=0.0
 
     The first resolution has nothing to fade from (alpha 1); the last trains on forever.
     """
-    stretch = used_samples // (2 * phase)
-    step = min(init_step + stretch, max_step)
+    step = min(init_step + used_samples // (2 * phase), max_step)
     into_step = used_samples - (step - init_step) * 2 * phase
     alpha = 1.0 if step == init_step else min(1.0, (into_step + 1) / phase)
     resolution = 4 * 2**step
-    return Plan(stretch, step, alpha,
+    return Plan(step, alpha,
                 SCHED_BATCH.get(resolution, batch) if sched else batch,
                 SCHED_LR.get(resolution, lr) if sched else lr)
 
@@ -425,8 +423,8 @@ def save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss):
     """Samples and the plot, periodic checkpoints and one checkpoint as each resolution begins
     (rank 0 writes)."""
     args, iteration = state.args, state.iteration
-    # the last resolution's later stretches are no new step: one file per resolution, not one
-    # per --phase samples (a long run would fill the disk with full training states)
+    # one file per resolution, not one per 2 * --phase samples: the last resolution trains on,
+    # and a long run would fill the disk with full training states
     new_step = plan.step != previous_plan.step
     saving = iteration % args.save_every == 0 or new_step
     if saving:  # never write a diverged state over a good one

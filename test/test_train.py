@@ -25,14 +25,14 @@ def test_schedule_phases_alpha_and_ends():
     def plan(samples):
         return training_schedule(samples, init_step=1, max_step=3, phase=100)
 
-    assert plan(0) == Plan(0, 1, 1.0, 32, 0.001)  # first resolution: nothing to fade from
-    assert plan(199) == Plan(0, 1, 1.0, 32, 0.001)
-    assert plan(200) == Plan(1, 2, 0.01, 32, 0.001)  # fade starts: alpha = (n + 1) / phase
+    assert plan(0) == Plan(1, 1.0, 32, 0.001)  # first resolution: nothing to fade from
+    assert plan(199) == Plan(1, 1.0, 32, 0.001)
+    assert plan(200) == Plan(2, 0.01, 32, 0.001)  # fade starts: alpha = (n + 1) / phase
     assert plan(249).alpha == 0.5
     assert plan(299).alpha == 1.0 and plan(399).alpha == 1.0 and plan(399).step == 2
     assert plan(400).step == 3 and plan(400).alpha == 0.01 and plan(400).resolution == 32
     last = plan(10**7)  # the last resolution trains on
-    assert (last.step, last.alpha, last.phase) == (3, 1.0, 10**7 // 200)
+    assert (last.step, last.alpha) == (3, 1.0)
 
 
 def test_sched_learning_rates_and_batches():
