@@ -17,10 +17,11 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from runtime import UsageError, jt  # noqa: I001  (before any jittor import: offline set-up)
+from cli import UsageError
+from runtime import jt  # noqa: I001  (before any jittor import: offline set-up)
 from jittor.dataset import Dataset
-from images import UnreadableImage, list_images, load_square_rgb, resized, to_training_array
-from resize import SKIPPED_LOG
+from imaging import (SKIPPED_LOG, UnreadableImage, list_images, load_square_rgb, resized,
+                     to_training_array)
 
 
 def folder_resolutions(root):

@@ -7,10 +7,7 @@ count (512 = the full-size model) so tests and CPU demos can run narrow models.
 import math
 import random
 
-import numpy as np
-
-import onednn
-import runtime
+import convolution
 from runtime import jt
 from jittor import nn
 
@@ -61,141 +58,6 @@ def equal_lr(module, name="weight"):
     return module
 
 
-def onednn_available():
-    return not jt.flags.use_cuda and jt.mkl_ops is not None
-
-
-def bf16_available():
-    """True when bfloat16 convolutions run on AMX here (the only place they pay)."""
-    return runtime.amx_ready and onednn_available()
-
-
-PRECISIONS = ("float32", "bfloat16")
-_conv_precision = "float32"
-
-
-def set_conv_precision(precision):
-    """"bfloat16": the CPU convolutions multiply bfloat16 copies of their operands (float32
-    sums and results), which oneDNN runs on AMX 3-5x faster; "float32": exact. Every
-    other operation, the parameters and the optimiser stay float32 either way."""
-    global _conv_precision
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision}: choose one of {', '.join(PRECISIONS)}")
-    _conv_precision = precision
-
-
-def conv_precision():
-    return _conv_precision
-
-
-def _conv_ops(weight_shape):
-    """The operators behind the three functions below: oneDNN in float32 (Jittor's own) or
-    in bfloat16 (ours, see onednn/). Convolutions to and from RGB stay float32: oneDNN's
-    AMX layouts block channels by 16, and reordering a 3-channel kernel into them falls
-    back to a reference loop that took 45 ms where the whole convolution takes 1."""
-    if _conv_precision == "bfloat16" and weight_shape[0] % 16 == 0 and weight_shape[1] % 16 == 0:
-        return onednn.conv, onednn.conv_input_grad, onednn.conv_weight_grad
-    return _float32_conv, _float32_conv_input_grad, _float32_conv_weight_grad
-
-
-def _float32_conv(x, weight, stride, padding, layout):
-    return jt.mkl_ops.mkl_conv(x, weight, stride, stride, padding, padding, 1, 1, 1,
-                               "abcd", layout, "abcd")
-
-
-def _float32_conv_input_grad(weight, y, size, stride, padding, layout):
-    return jt.mkl_ops.mkl_conv_backward_x(weight, y, size[0], size[1], stride, stride,
-                                          padding, padding, 1, 1, 1, "abcd", layout, "abcd")
-
-
-def _float32_conv_weight_grad(x, y, kernel_size, stride, padding, layout):
-    return jt.mkl_ops.mkl_conv_backward_w(x, y, kernel_size, kernel_size, stride, stride,
-                                          padding, padding, 1, 1, 1, "abcd", layout, "abcd")
-
-
-class OneDnnConv(jt.Function):
-    """y = conv(x, w) by oneDNN directly, rather than through nn.conv2d, whose tuner
-    reaches oneDNN only where it recognises the pattern in the surrounding graph (a
-    full-width training step at 8 px: 9-13% faster with every conv direct). The
-    three functions here are the partial derivatives of one trilinear form
-    <conv(x, w), y>, so each one's gradient is made of the others and every order of
-    gradient (R1 and WGAN-GP differentiate the discriminator twice) stays on oneDNN.
-    `layout` is the weight's: "oihw", or "iohw" for a kernel stored input-major.
-
-    Each gets its two tensors twice: as arguments, and in a tuple that jt.Function
-    leaves alone. Its gradient must be built from the tuple's: built from the taped
-    arguments, the second-order terms across the two tensors came out wrong."""
-
-    def execute(self, x, weight, stride, padding, layout, untaped):
-        (self.x, self.weight), self.options = untaped, (stride, padding, layout)
-        return _conv_ops(weight.shape)[0](x, weight, stride, padding, layout)
-
-    def grad(self, grad_y):
-        x, weight = self.x, self.weight
-        return (onednn_conv_input_grad(weight, grad_y, x.shape[2:], *self.options),
-                onednn_conv_weight_grad(x, grad_y, weight.shape[2], *self.options),
-                None, None, None, None)
-
-
-class OneDnnConvInputGrad(jt.Function):
-    """The gradient of conv(x, w) with respect to x, given the output's gradient y: the
-    transposed convolution of y by w."""
-
-    def execute(self, weight, y, size, stride, padding, layout, untaped):
-        (self.weight, self.y), self.options = untaped, (stride, padding, layout)
-        return _conv_ops(weight.shape)[1](weight, y, size, stride, padding, layout)
-
-    def grad(self, grad_x):
-        weight, y = self.weight, self.y
-        return (onednn_conv_weight_grad(grad_x, y, weight.shape[2], *self.options),
-                onednn_conv(grad_x, weight, *self.options),
-                None, None, None, None, None)
-
-
-class OneDnnConvWeightGrad(jt.Function):
-    """The gradient of conv(x, w) with respect to w, given the output's gradient y."""
-
-    def execute(self, x, y, kernel_size, stride, padding, layout, untaped):
-        (self.x, self.y), self.options = untaped, (stride, padding, layout)
-        return _conv_ops((y.shape[1], x.shape[1]))[2](x, y, kernel_size, stride, padding, layout)
-
-    def grad(self, grad_weight):
-        x, y = self.x, self.y
-        return (onednn_conv_input_grad(grad_weight, y, x.shape[2:], *self.options),
-                onednn_conv(x, grad_weight, *self.options),
-                None, None, None, None, None)
-
-
-def onednn_conv(x, weight, stride, padding, layout="oihw"):
-    return OneDnnConv.apply(x, weight, stride, padding, layout, (x, weight))
-
-
-def onednn_conv_input_grad(weight, y, size, stride, padding, layout="oihw"):
-    return OneDnnConvInputGrad.apply(weight, y, tuple(size), stride, padding, layout, (weight, y))
-
-
-def onednn_conv_weight_grad(x, y, kernel_size, stride, padding, layout="oihw"):
-    return OneDnnConvWeightGrad.apply(x, y, kernel_size, stride, padding, layout, (x, y))
-
-
-def add_bias(x, bias):
-    return x if bias is None else x + bias.reshape(1, -1, 1, 1)
-
-
-def conv2d(x, weight, bias=None, stride=1, padding=0):
-    if onednn_available():
-        return add_bias(onednn_conv(x, weight, stride, padding), bias)
-    return nn.conv2d(x, weight, bias, stride=stride, padding=padding)
-
-
-def conv_transpose2d(x, weight, bias=None, stride=2, padding=1):
-    """As PyTorch's conv_transpose2d (weight: in, out, k, k)."""
-    if onednn_available():
-        size = [(length - 1) * stride - 2 * padding + weight.shape[2] for length in x.shape[2:]]
-        return add_bias(onednn_conv_input_grad(weight, x, size, stride, padding), bias)
-    return nn.conv_transpose2d(x, weight, bias, stride=stride, padding=padding)
-
-
 class Linear(nn.Module):
     def __init__(self, in_dim, out_dim):
         self.weight = jt.randn(out_dim, in_dim)
@@ -207,9 +69,7 @@ class Linear(nn.Module):
 
 class Conv2d(nn.Module):
     """A conv; with resample "up" it reads nearest-upsampled x2 input, with "down" its
-    output is 2x2-average-pooled (3x3 kernels, padding 1). On oneDNN each pair runs as
-    one stride-2 4x4 conv (transposed for "up"): the same sums, 16 instead of 36
-    multiply-adds per pixel and channel pair, about half the time at 16-32 px."""
+    output is 2x2-average-pooled (3x3 kernels, padding 1); see convolution/ for how."""
 
     def __init__(self, in_channels, out_channels, kernel_size, padding=0, bias=True,
                  resample=None):
@@ -220,16 +80,11 @@ class Conv2d(nn.Module):
         self.resample = resample
 
     def execute(self, x):
-        if self.resample == "up" and onednn_available():
-            size = [2 * length for length in x.shape[2:]]
-            return add_bias(onednn_conv_input_grad(upsample_conv_kernel(self.weight), x, size,
-                                                   2, 1, "iohw"), self.bias)
-        if self.resample == "down" and onednn_available():
-            return conv2d(x, average_kernel_shifts(self.weight), self.bias, 2, 1)
         if self.resample == "up":
-            x = upsample_nearest(x)
-        out = conv2d(x, self.weight, self.bias, 1, self.padding)
-        return avg_pool2(out) if self.resample == "down" else out
+            return convolution.conv2d_upsampled(x, self.weight, self.bias)
+        if self.resample == "down":
+            return convolution.conv2d_pooled(x, self.weight, self.bias)
+        return convolution.conv2d(x, self.weight, self.bias, 1, self.padding)
 
 
 class EqualLinear(nn.Module):
@@ -255,109 +110,12 @@ class LeakyReLU(nn.Module):
         return nn.leaky_relu(x, 0.2)
 
 
-_BLUR_KERNELS = {}
-
-
-def blur_kernel(channels):
-    """[1,2,1] x [1,2,1] / 16 for each channel, shaped for a grouped conv; one per width."""
-    if channels not in _BLUR_KERNELS:
-        taps = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
-        kernel = jt.array(np.tile(taps, (channels, 1, 1, 1))).stop_grad()
-        kernel.sync()  # once per width: a fresh array fused into its first graph rounds
-        # differently there, and the first run in a process would not repeat bit for bit
-        _BLUR_KERNELS[channels] = kernel
-    return _BLUR_KERNELS[channels]
-
-
-def blur_forward(x):
-    """Depthwise [1,2,1] x [1,2,1] / 16 with zero padding, forward only (BlurFunction gives
-    the gradient). On the CPU oneDNN's grouped conv, called directly (5-9x faster than
-    shifted slices there; through nn.conv2d Jittor picks oneDNN or its own loop depending
-    on the surrounding graph, whose sums round differently, and a resumed run would no
-    longer match an uninterrupted one bit for bit). On CUDA two separable passes of slices,
-    since Jittor's depthwise conv needs CUB, which does not build with CUDA 13."""
-    if jt.flags.use_cuda or jt.mkl_ops is None:
-        return blur_by_slices(x)
-    channels = x.shape[1]
-    return jt.mkl_ops.mkl_conv(x, blur_kernel(channels), 1, 1, 1, 1, 1, 1, channels)
-
-
-def blur_by_slices(x):
-    x = nn.pad(x, [1, 1, 1, 1])
-    x = x[:, :, :, :-2] + 2 * x[:, :, :, 1:-1] + x[:, :, :, 2:]
-    x = x[:, :, :-2, :] + 2 * x[:, :, 1:-1, :] + x[:, :, 2:, :]
-    return x * (1 / 16)
-
-
-class BlurFunction(jt.Function):
-    """Blur whose gradient is again this Function: the kernel is symmetric, so the
-    adjoint (the flipped kernel) is the same blur, and every order of gradient
-    (R1 and WGAN-GP differentiate through it) stays exact."""
-
-    def execute(self, x):
-        return blur_forward(x)
-
-    def grad(self, grad_output):
-        return BlurFunction.apply(grad_output)
-
-
 class Blur(nn.Module):
     def __init__(self, channels=None):
         pass  # the kernel is fixed; no state, so nothing extra in the state_dict
 
     def execute(self, x):
-        return BlurFunction.apply(x)
-
-
-def upsample_nearest(x):
-    n, c, h, w = x.shape
-    return x.reindex([n, c, h * 2, w * 2], ["i0", "i1", "i2/2", "i3/2"])
-
-
-def avg_pool2(x):
-    n, c, h, w = x.shape
-    return x.reshape(n, c, h // 2, 2, w // 2, 2).mean([3, 5])
-
-
-# Fused with a x2 nearest upsampling or a 2x2 pooling, each 3x3 tap of a kernel lands
-# on two adjacent taps of 4 per axis: 4x4 = SHIFTS (4x3) . 3x3 . SHIFTS^T
-KERNEL_SHIFTS = np.array([[1, 0, 0], [1, 1, 0], [0, 1, 1], [0, 0, 1]], np.float32)
-
-
-def fold_matrix(shifts):
-    """(9, 16): flattened 3x3 kernels to the fused 4x4 ones. A matmul: 4 ms for a
-    512-channel kernel and its gradient, where padding and four shifted slices took 88."""
-    matrix = jt.array(np.einsum("ap,bq->pqab", shifts, shifts).reshape(9, 16)).stop_grad()
-    matrix.sync()
-    return matrix
-
-
-# made at import, not at first use: made (and synced) in the middle of the first
-# training step, a second run in the same process (matrices already there) no longer
-# repeated the first bit for bit. Why is not known (the blur kernels, made the same way,
-# do not do this); test_faults checks that two runs in one process agree
-FOLD_MATRICES = {"average": fold_matrix(KERNEL_SHIFTS / 2),
-                 "upsample": fold_matrix(KERNEL_SHIFTS[::-1])}
-
-
-def fold_kernel(weight, name):
-    out_channels, in_channels = weight.shape[:2]
-    flat = weight.reshape(out_channels * in_channels, 9)
-    return nn.matmul(flat, FOLD_MATRICES[name]).reshape(out_channels, in_channels, 4, 4)
-
-
-def average_kernel_shifts(weight):
-    """The stride-2 4x4 kernel of a 3x3 conv followed by 2x2 average pooling. (Both
-    projects' FusedUpsample uses it in a transposed conv too, which gives a quarter of
-    what nearest upsampling + conv would; kept, since their checkpoints need it.)"""
-    return fold_kernel(weight, "average")
-
-
-def upsample_conv_kernel(weight):
-    """The stride-2 transposed-conv kernel equal to nearest upsampling x2 followed by
-    the 3x3 conv `weight` (out, in, 3, 3) with padding 1; mirrored, and left in the
-    conv's (out, in) order, which oneDNN reads with layout "iohw"."""
-    return fold_kernel(weight, "upsample")
+        return convolution.blur(x)
 
 
 class FusedScaleConv(nn.Module):
@@ -371,7 +129,7 @@ class FusedScaleConv(nn.Module):
         self.padding = padding
 
     def fused_weight(self):
-        return average_kernel_shifts(self.weight * self.multiplier)
+        return convolution.average_kernel_shifts(self.weight * self.multiplier)
 
 
 class FusedUpsample(FusedScaleConv):
@@ -382,7 +140,7 @@ class FusedUpsample(FusedScaleConv):
                          in_channels, out_channels, kernel_size, padding, bias)
 
     def execute(self, x):
-        return conv_transpose2d(x, self.fused_weight(), self.bias, 2, self.padding)
+        return convolution.conv_transpose2d(x, self.fused_weight(), self.bias, 2, self.padding)
 
 
 class FusedDownsample(FusedScaleConv):
@@ -393,7 +151,7 @@ class FusedDownsample(FusedScaleConv):
                          in_channels, out_channels, kernel_size, padding)
 
     def execute(self, x):
-        return conv2d(x, self.fused_weight(), self.bias, 2, self.padding)
+        return convolution.conv2d(x, self.fused_weight(), self.bias, 2, self.padding)
 
 
 class ChannelBias(nn.Module):
@@ -542,7 +300,7 @@ class Generator(nn.Module):
                                           *self.block_noise(noise, block))
         rgb = self.to_rgb[step](out)
         if fading(step, alpha):
-            rgb = fade(upsample_nearest(self.to_rgb[step - 1](previous)), rgb, alpha)
+            rgb = fade(convolution.upsample_nearest(self.to_rgb[step - 1](previous)), rgb, alpha)
         return grey_image(rgb) if self.grey else rgb
 
 
@@ -704,5 +462,5 @@ class Discriminator(nn.Module):
                 out = minibatch_stddev(out, self.stddev_group)
             out = self.progression[index](out)
             if index == top and fading(step, alpha):
-                out = fade(self.from_rgb[top + 1](avg_pool2(input)), out, alpha)
+                out = fade(self.from_rgb[top + 1](convolution.avg_pool2(input)), out, alpha)
         return self.linear(out.reshape(out.shape[0], -1))

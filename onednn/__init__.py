@@ -2,7 +2,7 @@
 
 On a CPU with AMX (Intel Sapphire Rapids and later) oneDNN runs these on the tile unit, 3-5x
 faster than its float32 kernels (512 channels, 16 px); `runtime` unlocks AMX for the process
-and `model.bf16_available` says whether they can run. The operator is
+and `convolution.bf16_available` says whether they can run. The operator is
 ours (`bf16_conv_op.cc`): Jittor's own oneDNN operators take the data type from their inputs
 and have no bfloat16. It is compiled on first use against the oneDNN that Jittor installed,
 and cached like Jittor's own operators.

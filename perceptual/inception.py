@@ -10,7 +10,8 @@ import os
 
 import numpy as np
 
-from runtime import UsageError, jt
+from cli import UsageError
+from runtime import jt
 from jittor import nn
 from formats.pt_files import read_pt_file
 

@@ -8,7 +8,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
 sys.path.insert(0, ROOT)
 
-from runtime import jt, seed_everything, select_device  # noqa: E402
+from runtime import jt, select_device  # noqa: E402
+from training.randomness import seed_everything  # noqa: E402
+import convolution  # noqa: E402
+from imaging import resizing  # noqa: E402
 
 
 def pytest_addoption(parser):
@@ -28,10 +31,8 @@ NARROW = dict(code_dim=16, n_mlp=2, width=16)
 
 @pytest.fixture(autouse=True)
 def seeded():
-    import model
-
     seed_everything(0)
-    model.set_conv_precision("float32")  # a TrainingState may have chosen bfloat16
+    convolution.set_precision("float32")  # a TrainingState may have chosen bfloat16
 
 
 @pytest.fixture(scope="session")
@@ -40,8 +41,8 @@ def demo_data(tmp_path_factory):
     import resize
 
     root = str(tmp_path_factory.mktemp("data") / "demo")
-    resize.build_demo(root, count=64, progress=False)
-    resize.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
+    resizing.build_demo(root, count=64, progress=False)
+    resizing.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
     return root
 
 

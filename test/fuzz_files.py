@@ -4,7 +4,7 @@ import pickletools
 
 import numpy as np
 
-from checkpoint import jt_save_container
+from formats.checkpoints import jt_save_container
 
 LENGTH_OPCODES = {"BINBYTES": 4, "SHORT_BINBYTES": 1, "BINUNICODE": 4, "SHORT_BINUNICODE": 1,
                   "BINBYTES8": 8, "BINUNICODE8": 8, "FRAME": 8}

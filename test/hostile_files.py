@@ -5,7 +5,7 @@ import io
 import os
 import pickle
 
-from checkpoint import jt_save_container  # anyone can compute its checksum
+from formats.checkpoints import jt_save_container  # anyone can compute its checksum
 from official_writer import Network, network_state
 from foreign_pickle import dumps
 from pt_writer import write_pt_legacy, write_pt_zip

@@ -6,9 +6,10 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train  # noqa: E402
+import training.loop  # noqa: E402
 
 kill_at, argv = int(sys.argv[1]), sys.argv[2:]
-save_outputs = train.save_outputs
+save_outputs = training.loop.save_outputs
 
 
 def save_outputs_then_die(state, *args):
@@ -17,5 +18,5 @@ def save_outputs_then_die(state, *args):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-train.save_outputs = save_outputs_then_die
+training.loop.save_outputs = save_outputs_then_die
 train.main(argv)

@@ -6,6 +6,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import train  # noqa: E402
+import training.distributed  # noqa: E402
 
 out_dir, argv = sys.argv[1], sys.argv[2:]
 os.makedirs(out_dir, exist_ok=True)
@@ -17,5 +18,5 @@ arrays = {f"{name}.{key}": value.numpy()
           for key, value in getattr(state, name).state_dict().items()}
 # a loss that diverged on rank 1 only must stop every rank, not leave one waiting
 one_rank_nan = train.jt.array([float("nan") if train.jt.rank == 1 else 1.0])
-arrays["sees_nan"] = np.array(np.isnan(train.fetch_losses({"d_loss": one_rank_nan})["d_loss"]))
+arrays["sees_nan"] = np.array(np.isnan(training.distributed.fetch_losses({"d_loss": one_rank_nan})["d_loss"]))
 np.savez(os.path.join(out_dir, f"rank{train.jt.rank}.npz"), **arrays)

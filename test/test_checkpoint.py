@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 
 import checkpoint
-from checkpoint import (generator_state, infer_from_rgb_activate, infer_generator_config,
+from formats.checkpoints import (generator_state, infer_from_rgb_activate, infer_generator_config,
                         load_state, read_checkpoint, save_checkpoint)
 from conftest import NARROW, data_path, max_diff, randn, rerun_tolerance
 from model import Discriminator, StyledGenerator
-from runtime import UsageError, jt
+from cli import UsageError
+from runtime import jt
 from formats.pt_files import read_pt_file
 from pt_writer import write_pt_legacy, write_pt_zip
+from formats import checkpoints
 
 
 @pytest.mark.parametrize("name", ["torch_zip_format.model", "torch_legacy_format.model"])
@@ -53,7 +55,7 @@ def stylegan_jittor_style(state):
 @pytest.fixture(scope="module")
 def full_models():
     g, d = StyledGenerator(), Discriminator(from_rgb_activate=True)
-    return g, d, checkpoint.to_numpy_tree(g.state_dict()), checkpoint.to_numpy_tree(d.state_dict())
+    return g, d, checkpoints.to_numpy_tree(g.state_dict()), checkpoints.to_numpy_tree(d.state_dict())
 
 
 def assert_same_generator(state, reference_g, path="file", **config):
@@ -117,7 +119,7 @@ def test_our_checkpoint_round_trip_and_config_inference(tmp_path):
 
 
 def test_mismatched_checkpoint_names_the_keys(tmp_path):
-    state = checkpoint.to_numpy_tree(StyledGenerator(**NARROW).state_dict())
+    state = checkpoints.to_numpy_tree(StyledGenerator(**NARROW).state_dict())
     with pytest.raises(UsageError, match=r"adain1.style.linear.bias has shape \(32,\) in the file but \(64,\) in the model.*more shapes differ"):
         load_state(StyledGenerator(code_dim=16, n_mlp=2, width=32), state, "generator", "x.model")
     del state["style.1.linear.bias"]

@@ -10,6 +10,10 @@ import pytest
 
 import runtime
 from conftest import ROOT
+import cuda13.toolkit
+import cuda13.libraries
+import cuda13
+from cuda13 import jittor_fixes
 
 # the lines of Jittor 1.3.11's extern/cuda/inc/helper_cuda.h that use fields CUDA 13 removed
 HELPER_LINES = """  if (deviceProp.computeMode == cudaComputeModeProhibited) {
@@ -59,9 +63,9 @@ def fake_toolkit(base, release="13.0", cudnn_major=9, with_libraries=True):
 @pytest.fixture(autouse=True)
 def stand_in_libraries_only(monkeypatch):
     """On a machine with a real CUDA (a GPU machine) its libraries must not mix in."""
-    monkeypatch.setattr(runtime, "SYSTEM_HEADERS", ())
-    monkeypatch.setattr(runtime, "SYSTEM_LIBRARIES", ())
-    monkeypatch.setattr(runtime, "python_sites", lambda: [])
+    monkeypatch.setattr(cuda13.libraries, "SYSTEM_HEADERS", ())
+    monkeypatch.setattr(cuda13.libraries, "SYSTEM_LIBRARIES", ())
+    monkeypatch.setattr(cuda13.libraries, "python_sites", lambda: [])
 
 
 # and of src/misc/cuda_flags.cc
@@ -76,21 +80,21 @@ def fake_jittor(base):
     folder = base / "jittor"
     touch(folder / "extern" / "cuda" / "inc" / "helper_cuda.h", HELPER_LINES)
     touch(folder / "src" / "misc" / "cuda_flags.cc", DEVICE_COUNT_LINES)
-    for name in runtime._CUDNN_RNN_SOURCES + ("ops/cudnn_conv_op.cc",):
+    for name in jittor_fixes.CUDNN_RNN_SOURCES + ("ops/cudnn_conv_op.cc",):
         touch(folder / "extern" / "cuda" / "cudnn" / name, "// " + name)
     return folder
 
 
 def test_toolkit_behind_a_wrapper_script(tmp_path):
     root, wrapper, _ = fake_toolkit(tmp_path)
-    assert runtime.cuda_toolkit(str(wrapper)) == (str(root), (13, 0))
+    assert cuda13.toolkit.cuda_toolkit(str(wrapper)) == (str(root), (13, 0))
 
 
 def test_cuda13_with_pip_libraries_gets_a_prepared_root_and_fixed_sources(tmp_path, monkeypatch):
     root, wrapper, site = fake_toolkit(tmp_path)
     monkeypatch.setenv("STYLEGAN_CUDA_LIBS", str(site))
     jittor = fake_jittor(tmp_path)
-    nvcc, summary = runtime.prepare_cuda(str(wrapper), str(jittor), str(tmp_path / "cache"))
+    nvcc, summary = cuda13.prepare_cuda(str(wrapper), str(jittor), str(tmp_path / "cache"))
     prepared = os.path.dirname(os.path.dirname(nvcc))
     assert prepared.startswith(str(tmp_path / "cache")) and "cuDNN 9" in summary
     assert "helper_cuda.h" in summary and "RNN" in summary
@@ -99,7 +103,7 @@ def test_cuda13_with_pip_libraries_gets_a_prepared_root_and_fixed_sources(tmp_pa
     said = subprocess.run([nvcc, "--version"], capture_output=True, text=True).stdout
     assert "release 13.0" in said
     # the prepared folder leads back to the toolkit, so a child process prepares nothing new
-    assert runtime.cuda_toolkit(nvcc) == (str(root), (13, 0))
+    assert cuda13.toolkit.cuda_toolkit(nvcc) == (str(root), (13, 0))
     lib64 = os.path.join(prepared, "lib64")
     assert os.path.realpath(f"{lib64}/libcublas.so").endswith("cu13/lib/libcublas.so.13")
     assert os.path.realpath(f"{lib64}/libcudnn_cnn_train.so").endswith("libcudnn_cnn.so.9")
@@ -121,7 +125,7 @@ def test_cuda13_with_pip_libraries_gets_a_prepared_root_and_fixed_sources(tmp_pa
     assert (cudnn / "ops" / "cudnn_conv_op.cc").exists()
     assert (jittor / "extern" / "cuda" / "cudnn_rnn_set_aside" / "ops" / "cudnn_rnn_op.cc").exists()
     # a second start reuses the folder and changes no source
-    again, summary_again = runtime.prepare_cuda(str(wrapper), str(jittor), str(tmp_path / "cache"))
+    again, summary_again = cuda13.prepare_cuda(str(wrapper), str(jittor), str(tmp_path / "cache"))
     assert again == nvcc and "fixed" not in summary_again
     assert len(os.listdir(tmp_path / "cache")) == 1
 
@@ -130,7 +134,7 @@ def test_cuda12_with_cudnn8_leaves_jittor_sources_alone(tmp_path, monkeypatch):
     _, wrapper, site = fake_toolkit(tmp_path, release="12.4", cudnn_major=8)
     monkeypatch.setenv("STYLEGAN_CUDA_LIBS", str(site))
     jittor = fake_jittor(tmp_path)
-    nvcc, summary = runtime.prepare_cuda(str(wrapper), str(jittor), str(tmp_path / "cache"))
+    nvcc, summary = cuda13.prepare_cuda(str(wrapper), str(jittor), str(tmp_path / "cache"))
     assert (jittor / "extern" / "cuda" / "inc" / "helper_cuda.h").read_text() == HELPER_LINES
     assert (jittor / "src" / "misc" / "cuda_flags.cc").read_text() == DEVICE_COUNT_LINES
     assert (jittor / "extern" / "cuda" / "cudnn" / "ops" / "cudnn_rnn_op.cc").exists()
@@ -141,8 +145,8 @@ def test_missing_libraries_are_named_with_the_wheels_to_install(tmp_path, monkey
     root, wrapper, site = fake_toolkit(tmp_path, with_libraries=False)
     monkeypatch.setenv("STYLEGAN_CUDA_LIBS", str(site))
     monkeypatch.setattr(runtime.sys, "path", [])
-    with pytest.raises(runtime.CudaUnavailable) as error:
-        runtime.prepare_cuda(str(wrapper), str(fake_jittor(tmp_path)), str(tmp_path / "cache"))
+    with pytest.raises(cuda13.CudaUnavailable) as error:
+        cuda13.prepare_cuda(str(wrapper), str(fake_jittor(tmp_path)), str(tmp_path / "cache"))
     message = str(error.value)
     assert str(root) in message and "cublas, cudnn, curand, cufft, cusparse" in message
     assert "nvidia-cudnn-cu13" in message and "STYLEGAN_CUDA_LIBS" in message
@@ -154,24 +158,24 @@ def test_read_only_jittor_is_a_reason_not_a_crash(tmp_path, monkeypatch):
     jittor = fake_jittor(tmp_path)
     monkeypatch.setattr(runtime.os, "replace", lambda *a: (_ for _ in ()).throw(
         PermissionError(13, "Permission denied")))
-    with pytest.raises(runtime.CudaUnavailable, match="cannot fix Jittor's CUDA sources in .*"
+    with pytest.raises(cuda13.CudaUnavailable, match="cannot fix Jittor's CUDA sources in .*"
                        "Permission denied.*--device cpu"):
-        runtime.prepare_cuda(str(wrapper), str(jittor), str(tmp_path / "cache"))
+        cuda13.prepare_cuda(str(wrapper), str(jittor), str(tmp_path / "cache"))
 
 
 def test_cuda_stays_off_without_a_driver_and_on_device_cpu(monkeypatch):
     monkeypatch.delenv("STYLEGAN_DEVICE", raising=False)  # conftest's choice for child scripts
     monkeypatch.setattr(runtime.sys, "argv", ["train.py", "data"])
     monkeypatch.setenv("nvcc_path", "/somewhere/nvcc")
-    monkeypatch.setattr(runtime, "cuda_device_count", lambda: 0)
+    monkeypatch.setattr(cuda13, "cuda_device_count", lambda: 0)
     assert runtime._choose_cuda() == (None, "no NVIDIA driver or GPU found (libcuda.so.1 "
                                             "reports none)")
     assert os.environ["nvcc_path"] == ""
-    monkeypatch.setattr(runtime, "cuda_device_count", lambda: 1)
+    monkeypatch.setattr(cuda13, "cuda_device_count", lambda: 1)
     monkeypatch.setattr(runtime.sys, "argv", ["train.py", "data", "--device", "cpu"])
     assert runtime._choose_cuda() == (None, "--device cpu was given")
     monkeypatch.setattr(runtime.sys, "argv", ["train.py", "data"])
-    monkeypatch.setattr(runtime, "find_nvcc", lambda: None)
+    monkeypatch.setattr(cuda13, "find_nvcc", lambda: None)
     assert "no CUDA toolkit" in runtime._choose_cuda()[1]
 
 
@@ -204,7 +208,7 @@ def test_prepared_root_compiles_with_the_real_nvcc(tmp_path, monkeypatch):
     toolkit's headers, the moved nv/ folder and the npp.h stand-in Jittor's kernels include."""
     _, _, site = fake_toolkit(tmp_path)
     monkeypatch.setenv("STYLEGAN_CUDA_LIBS", str(site))
-    nvcc, _ = runtime.prepare_cuda(shutil.which("nvcc"), str(fake_jittor(tmp_path)),
+    nvcc, _ = cuda13.prepare_cuda(shutil.which("nvcc"), str(fake_jittor(tmp_path)),
                                    str(tmp_path / "cache"))
     prepared = os.path.dirname(os.path.dirname(nvcc))
     source = tmp_path / "limits.cu"

@@ -9,7 +9,10 @@ from PIL import Image
 import dataset as dataset_module
 import resize
 from dataset import MultiResolutionDataset, infinite_batches
-from runtime import UsageError
+from cli import UsageError
+import imaging
+from imaging import resizing
+from imaging import mnist
 
 
 def save(image, path):
@@ -58,7 +61,7 @@ def output_image(root, size, name):
 
 def test_resize_messy_folder(messy):
     before = snapshot(messy)
-    summary = resize.resize_folder(str(messy), min_size=8, workers=2, progress=False)
+    summary = resizing.resize_folder(str(messy), min_size=8, workers=2, progress=False)
     root = messy.parent
     assert summary["size"] == 64 and summary["sizes"] == [32, 16, 8]
     assert sorted(name for name, _ in summary["failures"]) == ["corrupt.jpg", "truncated.png"]
@@ -66,7 +69,7 @@ def test_resize_messy_folder(messy):
     log = open(summary["log"]).read()
     assert "corrupt.jpg" in log and "truncated.png" in log
     for size in (32, 16, 8):
-        names = resize.list_images(str(root / str(size)))
+        names = imaging.list_images(str(root / str(size)))
         assert len(names) == 11
         for name in names:
             output_image(root, size, name)
@@ -79,7 +82,7 @@ def test_resize_messy_folder(messy):
     assert output_image(root, 8, "nested/deeper/upper.png").shape == (8, 8, 3)
     assert output_image(root, 8, "twin.png.png").mean() < 20  # both twins kept apart
     assert output_image(root, 8, "twin.jpg.png").mean() > 80
-    again = resize.resize_folder(str(messy), min_size=8, workers=2, progress=False)
+    again = resizing.resize_folder(str(messy), min_size=8, workers=2, progress=False)
     assert again["written"] == 0 and again["up_to_date"] == 11
 
 
@@ -99,7 +102,7 @@ def test_resize_errors_are_one_line(tmp_path, capsys):
 
 def test_lmdb_round_trip(messy, tmp_path):
     lmdb_path = str(tmp_path / "lmdb")
-    count = resize.write_lmdb(str(messy), lmdb_path, 64, min_size=16, workers=2, progress=False)
+    count = resizing.write_lmdb(str(messy), lmdb_path, 64, min_size=16, workers=2, progress=False)
     assert count == 11
     import lmdb
 
@@ -110,7 +113,7 @@ def test_lmdb_round_trip(messy, tmp_path):
     data = MultiResolutionDataset(lmdb_path, 16, batch_size=4, shuffle=False, flip=False)
     assert data.resolutions == [16, 32, 64]
     from_lmdb = data[0]
-    resize.resize_folder(str(messy), min_size=16, workers=2, progress=False)
+    resizing.resize_folder(str(messy), min_size=16, workers=2, progress=False)
     folder = MultiResolutionDataset(str(messy.parent), 16, shuffle=False, flip=False)
     assert from_lmdb.shape == (3, 16, 16)
     assert np.abs(from_lmdb - folder[0]).max() < 0.05  # JPEG quality 100 vs PNG
@@ -119,18 +122,18 @@ def test_lmdb_round_trip(messy, tmp_path):
 @pytest.fixture
 def demo(tmp_path):
     root = str(tmp_path / "demo")
-    resize.build_demo(root, count=40, progress=False)
-    resize.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
+    resizing.build_demo(root, count=40, progress=False)
+    resizing.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
     return root
 
 
 def test_demo_set_is_the_first_mnist_digits(demo):
-    names = resize.list_images(os.path.join(demo, "32"))
+    names = imaging.list_images(os.path.join(demo, "32"))
     assert len(names) == 40
     pixels = np.stack([np.asarray(Image.open(os.path.join(demo, "32", n))) for n in names])
     assert pixels.shape == (40, 32, 32, 3)
     assert (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 0] == pixels[..., 2]).all()
-    digits = resize.read_mnist()[:40]
+    digits = mnist.read_mnist()[:40]
     assert (pixels[:, 2:30, 2:30, 0] == digits).all()  # padded, never resampled
     assert (pixels[:, :2] == 0).all() and (pixels[:, :, 30:] == 0).all()  # black border
 

@@ -2,30 +2,31 @@ import numpy as np
 import pytest
 
 import digits
-from checkpoint import save_checkpoint, to_numpy_tree
+from formats.checkpoints import save_checkpoint, to_numpy_tree
 from conftest import NARROW
 from model import StyledGenerator
-from runtime import UsageError
+from cli import UsageError
+from evaluation import digits as digit_measures
 
 
 @pytest.fixture(scope="module")
 def classifier():
-    return digits.trained_classifier()
+    return digit_measures.trained_classifier()
 
 
 def test_classifier_reads_real_test_digits(classifier):
-    grey, labels = digits.mnist_grey("t10k")
-    predicted = classifier.probabilities(digits.features(grey)).argmax(1)
+    grey, labels = digit_measures.mnist_grey("t10k")
+    predicted = classifier.probabilities(digit_measures.features(grey)).argmax(1)
     assert (predicted == labels).mean() > 0.94
-    report = digits.digit_report(classifier, grey[:2000])
+    report = digit_measures.digit_report(classifier, grey[:2000])
     assert report["recognised"] > 0.75 and report["classes_seen"] == 10
     assert sum(report["per_class"]) == round(report["recognised"] * 2000)
 
 
 def test_a_one_class_set_is_reported_as_that_class(classifier):
-    grey, labels = digits.mnist_grey("t10k")
+    grey, labels = digit_measures.mnist_grey("t10k")
     eights = grey[labels == 8][:300]
-    report = digits.digit_report(classifier, eights)
+    report = digit_measures.digit_report(classifier, eights)
     assert report["per_class"][8] >= 0.9 * sum(report["per_class"])
     assert report["recognised"] > 0.5
 
@@ -41,21 +42,21 @@ def test_a_low_resolution_checkpoint_is_a_one_line_error(tmp_path):
 def test_grey_levels_take_the_brightest_channel_and_upsample_16px():
     tinted = np.zeros((2, 16, 16, 3), np.uint8)
     tinted[0, 4:12, 7, 2] = 255  # a blue stroke
-    grey = digits.grey_levels(tinted)
+    grey = digit_measures.grey_levels(tinted)
     assert grey.shape == (2, 32, 32)
     assert grey[0, 8:24, 14:16].min() == 1.0 and grey[0].sum() == 32 and grey[1].max() == 0
     with pytest.raises(ValueError, match="16 or 32 px"):
-        digits.grey_levels(np.zeros((1, 8, 8, 3), np.uint8))
+        digit_measures.grey_levels(np.zeros((1, 8, 8, 3), np.uint8))
 
 
 def test_channel_difference_is_zero_for_grey_and_the_mean_over_channel_pairs():
     grey = np.random.RandomState(0).randint(0, 256, (3, 16, 16, 1)).astype(np.uint8)
-    assert digits.channel_difference(grey.repeat(3, -1)) == 0.0
+    assert digit_measures.channel_difference(grey.repeat(3, -1)) == 0.0
     reddish = np.zeros((2, 16, 16, 3), np.uint8)
     reddish[..., 0] = 30  # |R - G| = 30, |G - B| = 0, |R - B| = 30
     reddish[1, :8, :, 2] = 60  # half of one image: |G - B| = 60, |R - B| = 30
     expected = np.mean([30, (0 + 60 / 2) / 2, 30])
-    assert digits.channel_difference(reddish) == pytest.approx(expected)
+    assert digit_measures.channel_difference(reddish) == pytest.approx(expected)
 
 
 class DigitRenderer:
@@ -63,7 +64,7 @@ class DigitRenderer:
     and a mixed cell draws the digit of its target (rows) or of its source (columns)."""
 
     def __init__(self, follow):
-        grey, _ = digits.mnist_grey("t10k")
+        grey, _ = digit_measures.mnist_grey("t10k")
         small = grey[:500].reshape(500, 16, 2, 16, 2).mean((2, 4))
         self.digits = np.repeat(small[:, None] * 2 - 1, 3, 1).astype(np.float32)
         self.follow, self.step = follow, 2
@@ -78,11 +79,11 @@ class DigitRenderer:
 
 
 def test_mixing_report_tells_copied_sources_from_mixed_rows(classifier):
-    copies = digits.mixing_report(classifier, DigitRenderer("source"), np.random.RandomState(0),
+    copies = digit_measures.mixing_report(classifier, DigitRenderer("source"), np.random.RandomState(0),
                                   8, (0, 0))
     assert copies["unlike_source"] == copies["row_difference"] == 0.0
     assert copies["source_difference"] == 0.0 and copies["sample_difference"] > 10
-    mixed = digits.mixing_report(classifier, DigitRenderer("target"), np.random.RandomState(0),
+    mixed = digit_measures.mixing_report(classifier, DigitRenderer("target"), np.random.RandomState(0),
                                  8, (0, 0))
     assert mixed["unlike_source"] > 0.6  # 25 random digits of ten classes against 5
     assert mixed["row_difference"] > 10 and mixed["source_difference"] > 10

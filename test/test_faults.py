@@ -11,11 +11,12 @@ import time
 import numpy as np
 import pytest
 
-import checkpoint
 import train
-from checkpoint import read_checkpoint
+from formats.checkpoints import read_checkpoint
 from conftest import ROOT
-from runtime import UsageError
+from cli import UsageError
+import training.signals
+from formats import checkpoints
 
 # 8 px for iterations 0-7, then 16 px fading in over iterations 8-11, stable from 12
 RECIPE = ["--init_size", "8", "--max_size", "16", "--phase", "16", "--width", "16",
@@ -133,7 +134,7 @@ def test_failed_save_keeps_previous_checkpoint(demo_data, tmp_path, monkeypatch)
     def disk_full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(checkpoint.os, "fsync", disk_full)
+    monkeypatch.setattr(checkpoints.os, "fsync", disk_full)
     with pytest.raises(UsageError, match=r"checkpoint/\S+\.model: cannot write the checkpoint "
                                          r"\(No space left on device\); any earlier file there "
                                          r"is kept"):
@@ -187,7 +188,7 @@ def test_a_stop_signal_does_not_break_a_system_call_in_cpp_code():
     saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
     helper = threading.Thread(target=signal_then_write)
     try:
-        with train.StopSignals() as stop:
+        with training.signals.StopSignals() as stop:
             helper.start()
             buffer = ctypes.create_string_buffer(1)
             count = libc.read(read_end, buffer, 1)

@@ -5,12 +5,14 @@ import pytest
 from PIL import Image
 
 import generate
-from checkpoint import load_generator, save_checkpoint, to_numpy_tree
-from images import to_uint8_images
+from formats.checkpoints import load_generator, save_checkpoint, to_numpy_tree
+from imaging import to_uint8_images
 from conftest import NARROW
 from model import StyledGenerator
-from runtime import UsageError, jt
+from cli import UsageError
+from runtime import jt
 from pt_writer import write_pt_zip
+import rendering
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +40,30 @@ def run(ckpt, out, *extra):
 
 def test_grids_have_exact_sizes(generator_files, tmp_path):
     written = run(generator_files["ours"], tmp_path, "--n_row", "2", "--n_col", "3",
-                  "--n_mixing", "2", "--size", "8")
+                  "--n_mixing", "2", "--size", "8", "--zoom", "1")
     assert [os.path.basename(p) for p in written] == ["sample.png", "sample_mixing_0.png",
                                                       "sample_mixing_1.png"]
     assert Image.open(tmp_path / "sample.png").size == (3 * 10 + 2, 2 * 10 + 2)
     mixing = np.asarray(Image.open(tmp_path / "sample_mixing_1.png"))
     assert mixing.shape == (3 * 10 + 2, 4 * 10 + 2, 3)  # (targets + 1) x (sources + 1) cells
     assert (mixing[2:10, 2:10] == 0).all()  # the empty corner cell is black
+
+
+def test_small_grids_are_enlarged_by_nearest_neighbour(generator_files, tmp_path):
+    """By default each 8 px image shows at 64 px: the --zoom 1 grid, every pixel 8 x 8."""
+    run(generator_files["ours"], tmp_path / "plain", "--n_row", "2", "--n_col", "3",
+        "--n_mixing", "1", "--size", "8", "--zoom", "1")
+    run(generator_files["ours"], tmp_path / "auto", "--n_row", "2", "--n_col", "3",
+        "--n_mixing", "1", "--size", "8")
+    run(generator_files["ours"], tmp_path / "two", "--n_row", "2", "--n_col", "3",
+        "--n_mixing", "1", "--size", "8", "--zoom", "2")
+    for name in ("sample.png", "sample_mixing_0.png"):
+        plain = np.asarray(Image.open(tmp_path / "plain" / name))
+        for folder, zoom in (("auto", 8), ("two", 2)):
+            enlarged = np.asarray(Image.open(tmp_path / folder / name))
+            assert np.array_equal(enlarged, plain.repeat(zoom, 0).repeat(zoom, 1))
+    with pytest.raises(UsageError, match="--zoom -1: must be 0"):
+        run(generator_files["ours"], tmp_path, "--zoom", "-1")
 
 
 def test_says_what_it_wrote_and_what_it_replaced(generator_files, tmp_path, capsys):
@@ -59,7 +78,8 @@ def test_says_what_it_wrote_and_what_it_replaced(generator_files, tmp_path, caps
 
 
 def test_default_size_is_the_trained_one(generator_files, tmp_path):
-    run(generator_files["ours"], tmp_path, "--n_row", "1", "--n_col", "1", "--n_mixing", "0")
+    run(generator_files["ours"], tmp_path, "--n_row", "1", "--n_col", "1", "--n_mixing", "0",
+        "--zoom", "1")
     assert Image.open(tmp_path / "sample.png").size == (16 + 4, 16 + 4)
 
 
@@ -74,23 +94,23 @@ def test_same_seed_same_images(generator_files, tmp_path):
 
 def test_truncation_zero_leaves_only_noise(generator_files):
     g, checkpoint = load_generator(generator_files["ours"])
-    mean = generate.mean_style(g, checkpoint, np.random.RandomState(0))
+    mean = rendering.mean_style(g, checkpoint, np.random.RandomState(0))
     assert np.allclose(mean.numpy(), 0.5)  # the tracked w average, not a fresh estimate
-    render = generate.Renderer(g, 2, 1.0, mean, 0.0, None, batch=3)
+    render = rendering.Renderer(g, 2, 1.0, mean, 0.0, None, batch=3)
     rng = np.random.RandomState(0)
     z = rng.randn(5, NARROW["code_dim"]).astype(np.float32)
-    one_noise = [np.repeat(n, 5, 0) for n in generate.make_noise(rng, 1, 2)]
+    one_noise = [np.repeat(n, 5, 0) for n in rendering.make_noise(rng, 1, 2)]
     images = render(z, one_noise)
     assert np.abs(images - images[:1]).max() < 1e-5
-    varied = render(z, generate.make_noise(rng, 5, 2))
+    varied = render(z, rendering.make_noise(rng, 5, 2))
     assert np.abs(varied - varied[:1]).max() > 1e-3
 
 
 def test_mixing_grid_cells_are_the_images_they_claim(generator_files):
     g, checkpoint = load_generator(generator_files["ours"])
-    render = generate.Renderer(g, 2, 1.0, None, 1.0, None, batch=4)
+    render = rendering.Renderer(g, 2, 1.0, None, 1.0, None, batch=4)
     code_dim, size = NARROW["code_dim"], 16
-    grid = generate.style_mixing_grid(render, np.random.RandomState(3), code_dim,
+    grid = rendering.style_mixing_grid(render, np.random.RandomState(3), code_dim,
                                       n_source=3, n_target=2, mixing_range=(0, 8))
     cells = np.asarray(grid).astype(int)
     cell = lambda row, col: cells[2 + row * (size + 2):2 + row * (size + 2) + size,
@@ -98,7 +118,7 @@ def test_mixing_grid_cells_are_the_images_they_claim(generator_files):
     # draw the grid's inputs again in the order style_mixing_grid draws them
     rng = np.random.RandomState(3)
     source, target = rng.randn(3, code_dim), rng.randn(2, code_dim)
-    source_noise, target_noise = generate.make_noise(rng, 3, 2), generate.make_noise(rng, 2, 2)
+    source_noise, target_noise = rendering.make_noise(rng, 3, 2), rendering.make_noise(rng, 2, 2)
     as_cells = lambda z, noise: to_uint8_images(render(z.astype(np.float32), noise)).astype(int)
     sources, targets = as_cells(source, source_noise), as_cells(target, target_noise)
     for j in range(3):
@@ -118,7 +138,7 @@ def test_foreign_checkpoints_generate_at_128(generator_files, tmp_path, kind):
     assert Image.open(tmp_path / "sample.png").size == (2 * 130 + 2, 130 + 2)
     g, checkpoint = load_generator(generator_files[kind])
     assert not checkpoint["has_w_avg"]
-    mean = generate.mean_style(g, checkpoint, np.random.RandomState(0))
+    mean = rendering.mean_style(g, checkpoint, np.random.RandomState(0))
     assert mean.shape == (1, NARROW["code_dim"]) and np.abs(mean.numpy() - 0.5).max() > 0.01
 
 
@@ -134,9 +154,9 @@ def test_interpolation_gif_has_n_frames(generator_files, tmp_path):
 
 def test_slerp_endpoints_and_norm():
     a, b = np.array([1.0, 0.0]), np.array([0.0, 2.0])
-    assert np.allclose(generate.slerp(a, b, 0), a) and np.allclose(generate.slerp(a, b, 1), b)
+    assert np.allclose(rendering.slerp(a, b, 0), a) and np.allclose(rendering.slerp(a, b, 1), b)
     # halfway along a right angle: (sin(pi/4) a + sin(pi/4) b) / sin(pi/2)
-    assert np.allclose(generate.slerp(a, b, 0.5), np.sin(np.pi / 4) * (a + b))
+    assert np.allclose(rendering.slerp(a, b, 0.5), np.sin(np.pi / 4) * (a + b))
 
 
 def test_bad_inputs_are_one_line_errors(generator_files, tmp_path):
@@ -156,8 +176,8 @@ def test_bad_inputs_are_one_line_errors(generator_files, tmp_path):
 def test_default_mixing_range_is_the_coarse_blocks_for_the_model_size(generator_files, tmp_path,
                                                                       capsys):
     """rosinality's 4 and 8 px from 32 px up; the 4 px block alone in 8 and 16 px models."""
-    assert generate.coarse_blocks(3) == (0, 1) and generate.coarse_blocks(8) == (0, 1)
-    assert generate.coarse_blocks(2) == (0, 0) and generate.coarse_blocks(1) == (0, 0)
+    assert rendering.coarse_blocks(3) == (0, 1) and rendering.coarse_blocks(8) == (0, 1)
+    assert rendering.coarse_blocks(2) == (0, 0) and rendering.coarse_blocks(1) == (0, 0)
     run(generator_files["ours"], tmp_path / "a", "--n_row", "2", "--n_col", "2", "--n_mixing", "1")
     assert "blocks 0-0 from the top row" in capsys.readouterr().out
     run(generator_files["ours"], tmp_path / "b", "--n_row", "2", "--n_col", "2", "--n_mixing", "1",

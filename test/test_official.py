@@ -4,12 +4,14 @@ import pytest
 from PIL import Image
 
 import generate
-from checkpoint import (generator_options, load_discriminator, load_generator, load_state,
+from formats.checkpoints import (generator_options, load_discriminator, load_generator, load_state,
                         read_checkpoint, save_checkpoint)
 from conftest import data_path
 from formats.official import OFFICIAL_GLOBALS, noise_maps
 from formats.safe_pickle import load_pickle
-from runtime import UsageError, jt
+from cli import UsageError
+from runtime import jt
+import rendering
 
 SIZES = {"small_32": 3, "medium_128": 5}  # file -> step (32 px: 3, 128 px with fused convs: 5)
 
@@ -107,12 +109,12 @@ def test_generate_renders_nvidias_default_truncation_with_the_stored_noise():
     path = data_path("official_small_32.pkl")
     reference = np.load(data_path("official_small_32_outputs.npz"))
     generator, checkpoint = load_generator(path)
-    render = generate.Renderer(generator, 3, 1.0, generator.w_avg.reshape(1, -1), 0.7, 8, 3,
-                               generate.stored_noise(None, checkpoint, path))
+    render = rendering.Renderer(generator, 3, 1.0, generator.w_avg.reshape(1, -1), 0.7, 8, 3,
+                               rendering.stored_noise(None, checkpoint, path))
     rng = np.random.RandomState(0)
     images = render(reference["z"], render.noise(rng, 4))  # batches of 3 and 1
     assert relative(images, reference["images_psi07_cut8"]) < 1e-4
-    render.fixed_noise = generate.stored_noise("random", checkpoint, path)
+    render.fixed_noise = rendering.stored_noise("random", checkpoint, path)
     assert relative(render(reference["z"], render.noise(rng, 4)),
                     reference["images_psi07_cut8"]) > 1e-3
 

@@ -3,15 +3,20 @@ against float32, and what the scripts do where there is no AMX."""
 import numpy as np
 import pytest
 
-import model
 import onednn
 import runtime
-import train
 from conftest import randn
-from model import Discriminator, onednn_conv, onednn_conv_input_grad, onednn_conv_weight_grad
 from runtime import jt
+import cli
+import convolution
+import training.state
+from convolution import onednn_functions
+from convolution.onednn_functions import conv as onednn_conv
+from convolution.onednn_functions import conv_input_grad as onednn_conv_input_grad
+from convolution.onednn_functions import conv_weight_grad as onednn_conv_weight_grad
+from model import Discriminator
 
-needs_amx = pytest.mark.skipif(not model.bf16_available(),
+needs_amx = pytest.mark.skipif(not convolution.bf16_available(),
                                reason="bfloat16 convolutions need a CPU with AMX")
 
 
@@ -37,7 +42,7 @@ def test_bf16_conv_and_its_gradients_match_float64(kernel, stride):
     y_ref = conv_numpy(xn, wn, stride, padding)
     v = randn(*y_ref.shape, seed=3)
     vn = v.numpy().astype(np.float64)
-    model.set_conv_precision("bfloat16")
+    convolution.set_precision("bfloat16")
     y = onednn_conv(x, w, stride, padding)
     grad_x, grad_w = jt.grad((y * v).sum(), [x, w])
     # the references: d<conv(x, w), v>/dx and /dw by finite sums, exactly (linear in each)
@@ -57,7 +62,7 @@ def test_bf16_conv_and_its_gradients_match_float64(kernel, stride):
         error = relative_error(ours, reference)
         # bfloat16 keeps 8 significant bits: rounding shows, but no more than that
         assert 1e-5 < error < 1e-2, error
-    model.set_conv_precision("float32")
+    convolution.set_precision("float32")
     assert relative_error(onednn_conv(x, w, stride, padding), y_ref) < 1e-5
 
 
@@ -68,13 +73,13 @@ def test_bf16_kernel_read_input_major_is_the_transposed_conv():
     v = randn(2, 32, 8, 8, seed=6)
 
     def value_and_gradients(precision):
-        model.set_conv_precision(precision)
+        convolution.set_precision(precision)
         out = onednn_conv_input_grad(w, y, (8, 8), 2, 1, "iohw")
         return [out] + jt.grad((out * v).sum(), [w, y])
 
     ours = value_and_gradients("bfloat16")
     oihw = jt.array(np.ascontiguousarray(w.numpy().transpose(1, 0, 2, 3)))
-    model.set_conv_precision("float32")
+    convolution.set_precision("float32")
     reference = onednn_conv_input_grad(oihw, y, (8, 8), 2, 1).numpy()
     assert 1e-5 < relative_error(ours[0], reference) < 1e-2
     for half, full in zip(ours, value_and_gradients("float32")):
@@ -82,12 +87,12 @@ def test_bf16_kernel_read_input_major_is_the_transposed_conv():
 
 
 def test_rgb_convolutions_stay_float32():
-    model.set_conv_precision("bfloat16")
-    assert model._conv_ops((32, 3))[0] is model._float32_conv
-    assert model._conv_ops((3, 32))[0] is model._float32_conv
-    assert model._conv_ops((32, 16))[0] is onednn.conv
+    convolution.set_precision("bfloat16")
+    assert onednn_functions._conv_ops((32, 3))[0] is onednn_functions._float32_conv
+    assert onednn_functions._conv_ops((3, 32))[0] is onednn_functions._float32_conv
+    assert onednn_functions._conv_ops((32, 16))[0] is onednn.conv
     with pytest.raises(ValueError):
-        model.set_conv_precision("float16")
+        convolution.set_precision("float16")
 
 
 @needs_amx
@@ -107,7 +112,7 @@ def test_bf16_penalty_gradients_follow_float32():
                                jt.grad(loss, discriminator.parameters())])
 
     full = gradients()
-    model.set_conv_precision("bfloat16")
+    convolution.set_precision("bfloat16")
     half = gradients()
     cosine = full @ half / np.linalg.norm(full) / np.linalg.norm(half)
     assert 0.99 < cosine < 1 - 1e-9, cosine
@@ -115,9 +120,9 @@ def test_bf16_penalty_gradients_follow_float32():
 
 def test_bfloat16_without_amx_is_a_one_line_error(monkeypatch):
     monkeypatch.setattr(runtime, "amx_ready", False)
-    with pytest.raises(runtime.UsageError, match="--precision bfloat16: needs"):
-        train.resolved_precision("bfloat16")
-    assert train.resolved_precision("auto") == "float32"
+    with pytest.raises(cli.UsageError, match="--precision bfloat16: needs"):
+        training.state.resolved_precision("bfloat16")
+    assert training.state.resolved_precision("auto") == "float32"
 
 
 def test_amx_can_be_switched_off_before_jittor_starts():
@@ -127,13 +132,13 @@ def test_amx_can_be_switched_off_before_jittor_starts():
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     env = {key: value for key, value in os.environ.items() if key != "DNNL_MAX_CPU_ISA"}
-    probe = ("import os, runtime, model; print(runtime.amx_ready, model.bf16_available(), "
+    probe = ("import os, runtime, convolution; print(runtime.amx_ready, convolution.bf16_available(), "
              "os.environ.get('DNNL_MAX_CPU_ISA'))")
     off = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
                          text=True, env={**env, "STYLEGAN_AMX": "0"})
     assert off.stdout.split() == ["False", "False", "None"], off.stdout + off.stderr
     on = subprocess.run([sys.executable, "-c", probe], cwd=root, capture_output=True,
                         text=True, env=env)
-    expected = (["True", "True", "AVX512_CORE_AMX"] if model.bf16_available()
+    expected = (["True", "True", "AVX512_CORE_AMX"] if convolution.bf16_available()
                 else ["False", "False", "None"])
     assert on.stdout.split() == expected, on.stdout + on.stderr

@@ -9,7 +9,7 @@ import zlib
 import numpy as np
 import pytest
 
-from checkpoint import load_state
+from formats.checkpoints import load_state
 from conftest import data_path, max_diff
 from model import Discriminator, StyledGenerator
 from runtime import jt

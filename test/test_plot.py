@@ -5,7 +5,9 @@ import pytest
 from PIL import Image
 
 import plot
-from runtime import UsageError
+from cli import UsageError
+from training import plot as curves_plot
+from training import log as curves_log
 
 
 def record(iteration, size=8):
@@ -14,8 +16,8 @@ def record(iteration, size=8):
 
 
 def test_curves_keep_a_fixed_footprint_and_average_what_they_merge(monkeypatch):
-    monkeypatch.setattr(plot, "MAX_POINTS", 8)
-    curves = plot.TrainingCurves()
+    monkeypatch.setattr(curves_log, "MAX_POINTS", 8)
+    curves = curves_log.TrainingCurves()
     values = np.random.RandomState(0).randn(1001) ** 2  # uneven, so only true means agree
     for i in range(1, 1001):
         curves.add({**record(i, size=8 if i <= 600 else 16), "d_loss": values[i]})
@@ -24,7 +26,7 @@ def test_curves_keep_a_fixed_footprint_and_average_what_they_merge(monkeypatch):
     rows = np.array(curves.rows)
     covered = len(rows) * curves.stride
     expected = values[1:covered + 1].reshape(len(rows), curves.stride).mean(1)
-    assert np.allclose(rows[:, plot.COLUMNS.index("d_loss")], expected)
+    assert np.allclose(rows[:, curves_log.COLUMNS.index("d_loss")], expected)
     assert np.allclose(rows[:, 0], np.arange(1, covered + 1).reshape(-1, curves.stride).mean(1))
     # the records not yet making a full row are drawn too, as one more point
     columns = curves.columns()
@@ -40,7 +42,7 @@ def test_plot_from_a_log_file_marks_resolutions(tmp_path):
     assert out == str(tmp_path / "log.png")
     image = np.asarray(Image.open(out).convert("RGB")).astype(int)
     assert image.shape == (3 * 200, 900, 3)
-    d_colour, g_colour = np.array(plot.PANELS[0][2][0]), np.array(plot.PANELS[0][2][1])
+    d_colour, g_colour = np.array(curves_plot.PANELS[0][2][0]), np.array(curves_plot.PANELS[0][2][1])
     top_panel = image[:200]
     # d_loss rises, g_loss falls: the red curve ends higher (smaller y) than it starts
     red_rows = [np.flatnonzero((np.abs(top_panel[:, x] - d_colour).sum(1) == 0))
@@ -66,12 +68,12 @@ def test_plot_cli_errors_are_one_line(tmp_path):
 def test_a_figure_missing_from_the_log_is_left_blank(tmp_path):
     import warnings
 
-    curves = plot.TrainingCurves()
+    curves = curves_log.TrainingCurves()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "mean of empty slice" noise in a training log
         for i in range(1, 4):
             curves.add({"iteration": i, "size": 8, "d_loss": 0.5, "g_loss": 1.0})
-        assert np.isnan(plot.merged(curves.rows)[plot.COLUMNS.index("penalty")])
+        assert np.isnan(curves_log.merged(curves.rows)[curves_log.COLUMNS.index("penalty")])
         assert np.isnan(curves.columns()["img_per_s"]).all()
-        plot.draw_training_plot(curves, str(tmp_path / "p.png"))
+        curves_plot.draw_training_plot(curves, str(tmp_path / "p.png"))
     assert Image.open(tmp_path / "p.png").size == (900, 600)

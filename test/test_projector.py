@@ -8,10 +8,14 @@ from PIL import Image
 import edit
 import generate
 import projector
-from checkpoint import save_checkpoint, to_numpy_tree
+from formats.checkpoints import save_checkpoint, to_numpy_tree
 from conftest import NARROW
 from model import StyledGenerator
-from runtime import UsageError, jt
+from cli import UsageError
+from runtime import jt
+import rendering
+from editing import projection as projection_lib
+from editing import directions
 
 STEP = 2  # 16 px
 
@@ -28,20 +32,20 @@ def narrow(tmp_path_factory):
 
 
 def test_learning_rate_ramps_and_latent_noise_fades():
-    assert projector.learning_rate(0, 0.1) == 0
-    assert projector.learning_rate(0.05, 0.1) == pytest.approx(0.1)
-    assert projector.learning_rate(0.5, 0.1) == pytest.approx(0.1)
-    assert projector.learning_rate(0.875, 0.1) == pytest.approx(0.05)  # half-way down the cosine
-    assert projector.latent_noise_scale(0, 2.0) == pytest.approx(0.1)
-    assert projector.latent_noise_scale(0.75, 2.0) == 0
+    assert projection_lib.learning_rate(0, 0.1) == 0
+    assert projection_lib.learning_rate(0.05, 0.1) == pytest.approx(0.1)
+    assert projection_lib.learning_rate(0.5, 0.1) == pytest.approx(0.1)
+    assert projection_lib.learning_rate(0.875, 0.1) == pytest.approx(0.05)  # half-way down the cosine
+    assert projection_lib.latent_noise_scale(0, 2.0) == pytest.approx(0.1)
+    assert projection_lib.latent_noise_scale(0.75, 2.0) == 0
 
 
 def test_noise_regularisation_sees_correlated_noise():
     rng = np.random.RandomState(0)
     white = jt.array(rng.randn(1, 1, 16, 16).astype(np.float32))
     smooth = jt.array(np.repeat(np.repeat(rng.randn(1, 1, 8, 8), 2, 2), 2, 3).astype(np.float32))
-    assert projector.noise_regularisation([smooth]).item() > \
-        20 * projector.noise_regularisation([white]).item()
+    assert projection_lib.noise_regularisation([smooth]).item() > \
+        20 * projection_lib.noise_regularisation([white]).item()
 
 
 class PixelDistance:
@@ -59,14 +63,14 @@ def test_projection_recovers_a_latent_the_generator_drew(narrow):
     """Target drawn from a sampled w (moved half-way to the mean, as truncated samples are)
     with known noise: fitting w from the mean gets that w back."""
     generator, _ = narrow
-    mean, _ = projector.w_statistics(generator, np.random.RandomState(0))
+    mean, _ = projection_lib.w_statistics(generator, np.random.RandomState(0))
     with jt.no_grad():
         w = generator.style(jt.array(np.random.RandomState(3).randn(2, 16).astype(np.float32)))
         w = mean + 0.5 * (w.numpy() - mean)
         noise = [n.numpy() for n in generator.make_noise(2, STEP)]
         target = generator.generator([jt.array(w)] * 6, [jt.array(n) for n in noise], STEP,
                                      1).numpy()
-    _, projection = projector.project(generator, target, STEP, 1, PixelDistance(), "w",
+    _, projection = projection_lib.project(generator, target, STEP, 1, PixelDistance(), "w",
                                       steps=100, fixed_noise=noise, progress=False)
     assert (projection.psnr > 35).all(), projection.psnr
     assert np.linalg.norm(projection.latent - w, axis=1).max() < 0.05 * np.linalg.norm(w - mean)
@@ -92,7 +96,8 @@ def test_cli_writes_renderable_latents_and_real_mixing(narrow, tmp_path, capsys)
     assert Image.open(out / "real0_side.png").size == (2 * 16 + 3 * 2, 16 + 4)
     # generate.py renders the .npz back to the projector's own reconstruction
     renders = generate.main([path, "--latents", *written, "--out", str(tmp_path / "renders"),
-                             "--mixing_with", "random", "--n_row", "3", "--device", "cpu"])
+                             "--zoom", "1", "--mixing_with", "random", "--n_row", "3",
+                             "--device", "cpu"])
     assert [os.path.basename(p) for p in renders] == ["latents.png", "real_mixing.png"]
     rendered = np.asarray(Image.open(renders[0]))[2:18, 2:18]
     reconstruction = np.asarray(Image.open(out / "real0.png"))
@@ -103,7 +108,7 @@ def test_cli_writes_renderable_latents_and_real_mixing(narrow, tmp_path, capsys)
 def test_real_mixing_takes_the_sources_styles_in_the_range():
     target = np.zeros((1, 6, 4), np.float32)
     source = np.ones((1, 6, 4), np.float32)
-    mixed = generate.mixed_layers(target, source, (1, 2))
+    mixed = rendering.mixed_layers(target, source, (1, 2))
     assert mixed[0, :, 0].tolist() == [0, 0, 1, 1, 1, 1]
 
 
@@ -112,7 +117,7 @@ def test_mean_difference_direction_points_along_the_label_and_reads_in_std():
     w = rng.randn(400, 8).astype(np.float32)
     positive = np.arange(400) < 200
     w[positive, 3] += 4
-    direction = edit.mean_difference_direction(w, positive)
+    direction = directions.mean_difference_direction(w, positive)
     unit = direction / np.linalg.norm(direction)
     assert abs(unit[3]) > 0.99 and unit[3] > 0
     assert np.linalg.norm(direction) == pytest.approx((w @ unit).std(), rel=1e-5)
@@ -161,6 +166,6 @@ def test_projects_with_nvidias_pickles(tmp_path):
     saved = np.load(written[0])
     assert saved["latent"].shape == (32,) and "noise_7" in saved.files and int(saved["size"]) == 32
     renders = generate.main([official, "--latents", written[0], "--out", str(tmp_path / "r"),
-                             "--device", "cpu"])
+                             "--zoom", "1", "--device", "cpu"])
     rendered = np.asarray(Image.open(renders[0]))[2:34, 2:34].astype(int)
     assert np.abs(rendered - np.asarray(Image.open(tmp_path / "p" / "photo.png"))).max() <= 1

@@ -13,12 +13,15 @@ import pytest
 from PIL import Image
 
 from conftest import NARROW, data_path
-from checkpoint import load_generator, read_checkpoint, save_checkpoint
+from formats.checkpoints import load_generator, read_checkpoint, save_checkpoint
 from fuzz_files import mutations
 from hostile_files import nested_pickle, write_hostile_files
 from model import Discriminator, StyledGenerator
 from pt_writer import write_pt_legacy, write_pt_zip
-from runtime import UsageError, jt, seed_everything
+from cli import UsageError
+from runtime import jt
+from training.randomness import seed_everything
+from imaging import resizing
 
 
 
@@ -203,7 +206,7 @@ def test_resize_skips_every_kind_of_bad_image(tmp_path):
     good_images(source, 3)
     bad = write_hostile_images(source)
     started = time.time()
-    summary = resize.resize_folder(str(source), min_size=8, workers=2, progress=False)
+    summary = resizing.resize_folder(str(source), min_size=8, workers=2, progress=False)
     assert time.time() - started < 60  # the pipe did not block
     assert sorted(name for name, _ in summary["failures"]) == sorted(bad)
     assert all("\n" not in why for _, why in summary["failures"])
@@ -211,7 +214,7 @@ def test_resize_skips_every_kind_of_bad_image(tmp_path):
     logged = (tmp_path / "data" / "resize_skipped.txt").read_text().splitlines()
     assert sorted(line.split("\t")[0] for line in logged) == sorted(bad)
     lmdb_path = str(tmp_path / "data.lmdb")
-    assert resize.write_lmdb(str(source), lmdb_path, 16, 8, workers=2, progress=False) == 3
+    assert resizing.write_lmdb(str(source), lmdb_path, 16, 8, workers=2, progress=False) == 3
 
 
 def test_dataset_skips_images_damaged_after_resize_and_lmdb_values(tmp_path, capfd):
@@ -222,9 +225,9 @@ def test_dataset_skips_images_damaged_after_resize_and_lmdb_values(tmp_path, cap
     root = tmp_path / "data"
     (root / "16").mkdir(parents=True)
     good_images(root / "16", 6)
-    resize.resize_folder(str(root / "16"), min_size=8, workers=1, progress=False)
+    resizing.resize_folder(str(root / "16"), min_size=8, workers=1, progress=False)
     lmdb_path = str(tmp_path / "data.lmdb")
-    resize.write_lmdb(str(root / "16"), lmdb_path, 16, 8, workers=1, progress=False)
+    resizing.write_lmdb(str(root / "16"), lmdb_path, 16, 8, workers=1, progress=False)
     with lmdb.open(lmdb_path, map_size=2**24) as env, env.begin(write=True) as txn:
         txn.put(b"8-00002", b"\xff\xd8 not a jpeg any more")
         txn.delete(b"8-00004")
@@ -254,7 +257,7 @@ def test_training_counts_skipped_images_in_its_log(tmp_path):
     root = tmp_path / "data"
     (root / "16").mkdir(parents=True)
     good_images(root / "16", 5)
-    resize.resize_folder(str(root / "16"), min_size=8, workers=1, progress=False)
+    resizing.resize_folder(str(root / "16"), min_size=8, workers=1, progress=False)
     (root / "8" / "good0.png").write_bytes(b"")
     train.main([str(root), "--init_size", "8", "--max_size", "8", "--iters", "5",
                 "--log_every", "5", "--batch", "4", "--width", "16", "--code_dim", "16",
@@ -274,7 +277,7 @@ def small_project(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cli")
     (folder / "data" / "16").mkdir(parents=True)
     good_images(folder / "data" / "16", 4)
-    resize.resize_folder(str(folder / "data" / "16"), min_size=8, workers=1, progress=False)
+    resizing.resize_folder(str(folder / "data" / "16"), min_size=8, workers=1, progress=False)
     train.main([str(folder / "data"), "--init_size", "8", "--max_size", "8", "--iters", "2",
                 "--log_every", "1", "--batch", "2", "--width", "16", "--code_dim", "16",
                 "--n_mlp", "2", "--workers", "0", "--checkpoint_dir", str(folder / "ckpt"),
@@ -322,7 +325,7 @@ def test_bad_command_lines_give_one_line_errors(small_project, capsys, script, a
                                                 expected):
     import importlib
 
-    from runtime import run_cli
+    from cli import run_cli
 
     names = {"data": str(small_project / "data"), "ckpt": str(small_project / "ckpt" / "last.model"),
              "log": str(small_project / "ckpt" / "log.jsonl"),

@@ -10,12 +10,16 @@ import numpy as np
 import pytest
 
 import train
-from checkpoint import load_generator, read_checkpoint, save_checkpoint
+from formats.checkpoints import load_generator, read_checkpoint, save_checkpoint
 from conftest import ROOT, randn
-from losses import LOSSES, discriminator_loss, generator_loss
+from training.losses import LOSSES, discriminator_loss, generator_loss
 from model import Discriminator
-from runtime import UsageError, jt
-from train import Plan, training_schedule
+from cli import UsageError
+from runtime import jt
+from training.schedule import Plan, training_schedule
+import training.steps
+import training.state
+import training.optimizers
 
 TINY = ["--width", "16", "--code_dim", "16", "--n_mlp", "2", "--batch", "4", "--workers", "0",
         "--log_every", "5", "--device", "cpu"]
@@ -146,8 +150,10 @@ def test_tiny_run_writes_samples_checkpoints_and_log(demo_data, tmp_path):
         and np.array_equal(images[:, 0], images[:, 2])
     from PIL import Image
 
-    sample = Image.open(tmp_path / "sample" / "000030.png")
-    assert sample.size == (8 * 18 + 2, 4 * 18 + 2)  # 4 x 8 grid of 16 px with 2 px gaps
+    sample = np.asarray(Image.open(tmp_path / "sample" / "000030.png"))
+    # 4 x 8 grid of 16 px with 2 px gaps, shown 4x (each image at 64 px) by nearest neighbour
+    assert sample.shape == (4 * (4 * 18 + 2), 4 * (8 * 18 + 2), 3)
+    assert np.array_equal(sample, sample[::4, ::4].repeat(4, 0).repeat(4, 1))
 
 
 def test_one_training_state_file_per_resolution_not_per_phase(demo_data, tmp_path):
@@ -170,7 +176,7 @@ def test_lazy_penalty_every_third_minibatch_and_logged_each_time(demo_data, tmp_
         scales.append(kwargs["penalty_scale"])
         return discriminator_loss(*args, **kwargs)
 
-    monkeypatch.setattr(train, "discriminator_loss", recording_loss)
+    monkeypatch.setattr(training.steps, "discriminator_loss", recording_loss)
     run_train(demo_data, tmp_path, "--iters", "10", "--penalty_every", "3")
     assert scales == [3, 0, 0, 3, 0, 0, 3, 0, 0, 3]
     log = [json.loads(line) for line in open(tmp_path / "checkpoint" / "log.jsonl")]
@@ -188,8 +194,8 @@ def test_only_the_blocks_that_run_are_trained_and_everything_trains_afterwards(
         seen[-1]["state"], seen[-1]["plan"] = state, plan
         return discriminator_step(state, real, plan)
 
-    discriminator_step = train.discriminator_step
-    monkeypatch.setattr(train, "discriminator_step", recording_step)
+    discriminator_step = training.steps.discriminator_step
+    monkeypatch.setattr(training.steps, "discriminator_step", recording_step)
     state = run_train(demo_data, tmp_path, "--iters", "12", "--phase", "16")  # 8 px, 16 px fade
     assert {record["plan"].alpha < 1 for record in seen} == {True, False}
     for record in seen:
@@ -197,7 +203,7 @@ def test_only_the_blocks_that_run_are_trained_and_everything_trains_afterwards(
         for name, model in (("G", state.generator), ("D", state.discriminator)):
             running = {id(p) for module in model.modules_in_use(step, alpha)
                        for p in module.parameters()}
-            assert record[name] == running & {id(p) for p in train.trainable(model)}
+            assert record[name] == running & {id(p) for p in training.optimizers.trainable(model)}
     # the EMA copy of a block not grown yet stayed equal to the block
     ema = dict(state.g_running.named_parameters())
     for name, value in state.generator.named_parameters():
@@ -224,7 +230,7 @@ def test_resume_restores_everything_exactly(demo_data, tmp_path):
     saved = read_checkpoint(str(tmp_path / "checkpoint" / "last.model"))
     assert saved["progress"] == {"iteration": 12, "used_samples": 48, "data_stream": {
         "resolution": 8, "batch": 4, "position": 12}}
-    restored = train.TrainingState(first.args)
+    restored = training.state.TrainingState(first.args)
     restored.restore(saved, "last.model")
     for name in ("g_optimizer", "d_optimizer"):
         ours, original = getattr(restored, name), getattr(first, name)
@@ -263,12 +269,12 @@ def test_resuming_a_checkpoint_from_before_colour_keeps_rgb(demo_data, tmp_path)
 def test_ema_only_and_foreign_checkpoints_start_fresh_parts(demo_data, tmp_path):
     state = run_train(demo_data, tmp_path, "--iters", "5", "--save_every", "5")
     ema_only = str(tmp_path / "checkpoint" / "000005.model")
-    other = train.TrainingState(state.args)
+    other = training.state.TrainingState(state.args)
     message = other.restore(read_checkpoint(ema_only), ema_only)
     assert "generator only" in message and other.iteration == 0
     full = read_checkpoint(str(tmp_path / "checkpoint" / "last.model"))
     foreign = {k: full[k] for k in ("generator", "discriminator", "g_running")}
-    message = train.TrainingState(state.args).restore(foreign, "train_step-3.model")
+    message = training.state.TrainingState(state.args).restore(foreign, "train_step-3.model")
     assert "optimizers and progress start fresh" in message
     # from the command line: the narrow architecture is read from the EMA-only file
     resumed = train.main([demo_data, "--ckpt", ema_only, "--iters", "2", "--workers", "0",

@@ -4,7 +4,8 @@ Penalties differentiate D with respect to its input (jt.grad with the graph kept
 their gradient reaches D's weights through second-order terms. Batches from a Dataset
 are stop_grad: the input is given start_grad() here, or the penalty is silently zero.
 """
-from runtime import jt, rank_share
+from runtime import jt
+from training.distributed import rank_share
 from jittor import nn
 
 LOSSES = ("r1", "wgan-gp", "wgan-div", "hinge", "logistic")

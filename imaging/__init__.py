@@ -1,4 +1,6 @@
-"""Image helpers shared by resize.py and dataset.py (Pillow and NumPy only, no Jittor)."""
+"""Image files: finding, reading and converting them, tiling grids, writing them atomically
+(Pillow and NumPy only, no Jittor)."""
+import math
 import os
 import stat
 import warnings
@@ -6,6 +8,9 @@ import warnings
 import numpy as np
 from PIL import Image, ImageOps
 
+from cli import UsageError
+
+SKIPPED_LOG = "resize_skipped.txt"  # written by resize.py beside the resolution folders
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
@@ -86,11 +91,6 @@ def resized(image, size):
     return image.resize((size, size), Image.LANCZOS, reducing_gap=3.0)
 
 
-def is_ready(image, size):
-    """True when a file already holds what the dataset serves: size x size RGB."""
-    return image.size == (size, size) and image.mode == "RGB"
-
-
 def to_training_array(image):
     """HWC uint8 image -> CHW float32 in [-1, 1]."""
     array = np.asarray(image, dtype=np.float32).transpose(2, 0, 1)
@@ -103,8 +103,16 @@ def to_uint8_images(array):
     return np.clip((array + 1) * 127.5 + 0.5, 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
 
 
-def image_grid(array, n_col, padding=2, background=255):
-    """Tile NCHW images in [-1, 1] row by row, n_col per row, into one PIL image."""
+def grid_zoom(cell_size, zoom=0):
+    """How many screen pixels per image pixel a grid gets: `zoom`, or with 0 the least
+    whole factor that shows each cell at 64 px or more (a 16 px model's 6 x 6 grid would
+    be a 110-pixel image)."""
+    return zoom if zoom > 0 else max(1, math.ceil(64 / cell_size))
+
+
+def image_grid(array, n_col, padding=2, background=255, zoom=1):
+    """Tile NCHW images in [-1, 1] row by row, n_col per row, into one PIL image, enlarged
+    `zoom` times by nearest neighbour (so pixels stay pixels)."""
     tiles = to_uint8_images(array)
     count, height, width, _ = tiles.shape
     n_row = -(-count // n_col)
@@ -114,10 +122,12 @@ def image_grid(array, n_col, padding=2, background=255):
         top = padding + (index // n_col) * (height + padding)
         left = padding + (index % n_col) * (width + padding)
         grid[top:top + height, left:left + width] = tile
+    if zoom > 1:
+        grid = grid.repeat(zoom, 0).repeat(zoom, 1)
     return Image.fromarray(grid)
 
 
-class WriteFailed(Exception):
+class WriteFailed(UsageError):
     """An image could not be written (disk full, folder gone read-only); names the file."""
 
     def __init__(self, path, reason):

@@ -1,0 +1,1 @@
+"""Working with latents of real images: projection (projector.py) and directions (edit.py)."""

@@ -1,0 +1,182 @@
+"""Resizing a folder of images into the power-of-two sizes training reads, in parallel;
+the optional LMDB; the MNIST demo set."""
+import io
+import os
+import time
+from multiprocessing import Pool
+
+import numpy as np
+from PIL import Image
+from tqdm import tqdm
+
+from cli import UsageError, progress_interval
+from imaging import (IMAGE_EXTENSIONS, SKIPPED_LOG, UnreadableImage, list_images,
+                     load_square_rgb, resized, save_image_atomically)
+from imaging.mnist import read_mnist
+
+
+class ResizeError(UsageError):
+    """Bad arguments or an unusable source folder (printed as one line)."""
+
+
+def power_of_two(size):
+    return size >= 4 and size & (size - 1) == 0
+
+
+def output_sizes(top, min_size):
+    sizes, size = [], top // 2
+    while size >= min_size:
+        sizes.append(size)
+        size //= 2
+    return sizes
+
+
+def output_name(relative_path, taken_stems):
+    """data/128/a/b.jpg -> a/b.png; keep the extension when two sources share a stem."""
+    stem = os.path.splitext(relative_path)[0]
+    return (relative_path if taken_stems[stem] > 1 else stem) + ".png"
+
+
+def is_up_to_date(source_path, output_paths):
+    try:
+        source_time = os.path.getmtime(source_path)
+    except OSError:  # a dangling link or a loop: load_square_rgb reports it
+        return False
+    return all(os.path.exists(p) and os.path.getmtime(p) >= source_time for p in output_paths)
+
+
+def resize_one(task):
+    """Worker: write every smaller size of one source. Returns (path, error or None, wrote)."""
+    source_path, outputs = task
+    if is_up_to_date(source_path, [path for _, path in outputs]):
+        return source_path, None, False
+    try:
+        image = load_square_rgb(source_path)
+    except UnreadableImage as error:
+        return source_path, str(error), False
+    for size, path in outputs:
+        try:
+            save_image_atomically(resized(image, size), path, format="PNG", compress_level=1)
+        except OSError as error:  # the output side: stop, it would fail for every image
+            raise ResizeError(f"{path}: cannot write ({error.strerror or error}); "
+                              "check the free space and permissions of that folder") from None
+    return source_path, None, True
+
+
+def plan_tasks(source, root, names, sizes):
+    stems = {}
+    for name in names:
+        stem = os.path.splitext(name)[0]
+        stems[stem] = stems.get(stem, 0) + 1
+    return [(os.path.join(source, name),
+             [(size, os.path.join(root, str(size), output_name(name, stems))) for size in sizes])
+            for name in names]
+
+
+def check_source(source, size, min_size):
+    if not os.path.isdir(source):
+        raise ResizeError(f"{source}: no such folder")
+    if size is None:
+        name = os.path.basename(os.path.normpath(source))
+        if not name.isdigit():
+            raise ResizeError(f"{source}: the folder name is not a resolution; "
+                              "pass --size N (the size images are trained at, e.g. --size 128)")
+        size = int(name)
+    if not power_of_two(size):
+        raise ResizeError(f"--size {size}: must be a power of two, at least 4")
+    if not power_of_two(min_size) or min_size > size:
+        raise ResizeError(f"--min_size {min_size}: must be a power of two from 4 to {size}")
+    names = list_images(source)
+    if not names:
+        raise ResizeError(f"{source}: no images found (looked for "
+                          f"{' '.join(sorted(IMAGE_EXTENSIONS))}, in any case)")
+    return size, names
+
+
+def write_skipped_log(root, failures):
+    path = os.path.join(root, SKIPPED_LOG)
+    with open(path, "w") as log:
+        for source_path, error in sorted(failures):
+            log.write(f"{source_path}\t{error}\n")
+    return path
+
+
+def resize_folder(source, size=None, min_size=8, workers=None, progress=True):
+    """Write root/{size} folders for every size below the top one; returns a summary dict."""
+    size, names = check_source(source, size, min_size)
+    root = os.path.dirname(os.path.abspath(source))
+    sizes = output_sizes(size, min_size)
+    tasks = plan_tasks(source, root, names, sizes)
+    written, failures, started = 0, [], time.time()
+    with Pool(workers or os.cpu_count()) as pool:
+        results = pool.imap_unordered(resize_one, tasks, chunksize=16)
+        for source_path, error, wrote in tqdm(results, total=len(tasks), disable=not progress,
+                                              mininterval=progress_interval(),
+                                              unit="img", desc=f"{size} px -> {sizes}"):
+            written += wrote
+            if error:
+                failures.append((os.path.relpath(source_path, source), error))
+    seconds = time.time() - started
+    return {"size": size, "sizes": sizes, "sources": len(names), "written": written,
+            "up_to_date": len(names) - written - len(failures), "failures": failures,
+            "log": write_skipped_log(root, failures), "seconds": seconds}
+
+
+def encode_for_lmdb(task):
+    """Worker: JPEG (quality 100) bytes of one source at each size, as rosinality stores."""
+    source_path, sizes = task
+    try:
+        image = load_square_rgb(source_path)
+    except UnreadableImage:
+        return None
+    encoded = []
+    for size in sizes:
+        buffer = io.BytesIO()
+        # 4:4:4 sampling keeps colour edges sharp at small sizes (still plain JPEG)
+        resized(image, size).save(buffer, format="JPEG", quality=100, subsampling=0)
+        encoded.append(buffer.getvalue())
+    return encoded
+
+
+def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True):
+    """rosinality's layout: keys f'{size}-{index:05d}' -> JPEG bytes, and b'length'."""
+    import lmdb
+
+    names = list_images(source)
+    sizes = [size] + output_sizes(size, min_size)
+    count = 0
+    try:
+        env = lmdb.open(out_path, map_size=1024**4, readahead=False)
+    except lmdb.Error as error:
+        raise ResizeError(f"--lmdb {out_path}: cannot create the LMDB ({error})") from None
+    with env, Pool(workers or os.cpu_count()) as pool:
+        tasks = [(os.path.join(source, name), sizes) for name in names]
+        for encoded in tqdm(pool.imap(encode_for_lmdb, tasks, chunksize=16), total=len(tasks),
+                            disable=not progress, mininterval=progress_interval(), unit="img",
+                            desc="lmdb"):
+            if encoded is None:
+                continue
+            with env.begin(write=True) as txn:
+                for image_size, data in zip(sizes, encoded):
+                    txn.put(f"{image_size}-{str(count).zfill(5)}".encode("utf-8"), data)
+            count += 1
+        with env.begin(write=True) as txn:
+            txn.put(b"length", str(count).encode("utf-8"))
+    return count
+
+
+def build_demo(root, count=10000, progress=True):
+    """root/32: MNIST digits, white on black, padded 28 -> 32 px (no resampling).
+
+    Grey rather than coloured: within the demo's 15-minute CPU budget a narrow model learns
+    distinct grey digits, while random per-digit colours left strokes speckled."""
+    digits = np.pad(read_mnist()[:count], ((0, 0), (2, 2), (2, 2)))
+    pixels = np.repeat(digits[..., None], 3, axis=-1)
+    folder = os.path.join(root, "32")
+    os.makedirs(folder, exist_ok=True)
+    for index in tqdm(range(len(pixels)), disable=not progress, unit="img", desc="demo 32 px",
+                      mininterval=progress_interval()):
+        path = os.path.join(folder, f"{index:05d}.png")
+        if not os.path.exists(path):
+            save_image_atomically(Image.fromarray(pixels[index], "RGB"), path, format="PNG")
+    return folder

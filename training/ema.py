@@ -1,0 +1,29 @@
+"""The averages training keeps beside the weights: the EMA generator and the tracked w."""
+from runtime import jt
+
+EMA_DECAY = 0.999
+W_AVG_BETA = 0.995
+
+
+def update_ema(pairs, decay=EMA_DECAY):
+    """EMA of the generator's weights; buffers such as w_avg are copied; parameters set
+    aside by train_only_blocks_in_use (which do not change) are skipped."""
+    updated = []
+    for ema_var, var in pairs:
+        if ema_var.is_stop_grad():
+            ema_var.update(var.detach())
+        elif not var.is_stop_grad():
+            ema_var.update(decay * ema_var + (1 - decay) * var.detach())
+        else:
+            continue
+        updated.append(ema_var)
+    # run now, so the lazy graph of the average does not grow across iterations
+    jt.sync(updated)
+
+
+def track_w_avg(generator, z):
+    with jt.no_grad():
+        w_mean = generator.style(z).mean(0)
+        if jt.in_mpi:
+            w_mean = w_mean.mpi_all_reduce("mean")
+        generator.update_w_avg(w_mean, W_AVG_BETA)

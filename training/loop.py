@@ -1,0 +1,166 @@
+"""The training loop, top to bottom: schedule, real images, D and G steps, averages, log,
+samples and checkpoints, until --iters or a stop signal."""
+import math
+import os
+import time
+
+from tqdm import tqdm
+
+from cli import progress_interval
+from dataset import infinite_batches
+from formats.checkpoints import save_checkpoint
+from runtime import jt
+from training.blocks_in_use import train_all_parameters
+from training.distributed import fetch_losses
+from training.log import TrainingLog
+from training.optimizers import set_learning_rate
+from training.plot import draw_training_plot
+from training.randomness import seed_iteration
+from training.samples import save_samples
+from training.schedule import plan_for
+from training.signals import StopSignals, TrainingStopped
+from training.steps import training_step
+
+
+class TrainingDiverged(Exception):
+    pass
+
+
+def check_finite(losses, iteration):
+    for name, value in losses.items():
+        if not math.isfinite(value):
+            raise TrainingDiverged(f"{name} became {value} at iteration {iteration}")
+
+
+class Reporter:
+    """The tqdm bar, the JSONL log and its plot, on rank 0 only; figures fetched every
+    log_every, the plot redrawn with every sample grid."""
+
+    def __init__(self, state):
+        self.enabled = jt.rank == 0
+        self.state = state
+        args = state.args
+        self.bar = tqdm(initial=state.iteration, total=args.iters, disable=not self.enabled,
+                        dynamic_ncols=True, mininterval=progress_interval())
+        self.log = (TrainingLog(os.path.join(args.checkpoint_dir, "log.jsonl"), state.iteration)
+                    if self.enabled else None)
+        self.plot_path = os.path.join(args.sample_dir, "plot.png")
+        self.last_time, self.last_samples = time.time(), state.used_samples
+        self.penalty = jt.zeros(1)  # with lazy regularisation: the latest one computed
+
+    def update(self, plan, d_loss, g_loss, penalty, skipped_images=0):
+        self.bar.update(1)
+        if penalty is not None:
+            self.penalty = penalty
+        if self.state.iteration % self.state.args.log_every:
+            return
+        losses = fetch_losses({"d_loss": d_loss, "g_loss": g_loss, "penalty": self.penalty})
+        check_finite(losses, self.state.iteration)
+        now = time.time()
+        speed = (self.state.used_samples - self.last_samples) / max(now - self.last_time, 1e-9)
+        self.last_time, self.last_samples = now, self.state.used_samples
+        if not self.enabled:
+            return
+        self.bar.set_description(
+            f"{plan.resolution}px G: {losses['g_loss']:.3f} D: {losses['d_loss']:.3f} "
+            f"Pen: {losses['penalty']:.3f} Alpha: {plan.alpha:.3f} {speed:.1f} img/s",
+            refresh=False)  # shown at the bar's next redraw, at its own interval
+        self.log.append({"iteration": self.state.iteration,
+                         "used_samples": self.state.used_samples, "size": plan.resolution,
+                         "alpha": plan.alpha, "batch": plan.batch_size, "lr": plan.lr,
+                         **losses, "img_per_s": speed, "time": now,
+                         "skipped_images": skipped_images})
+
+    def draw_plot(self):
+        if self.enabled and len(self.log.curves):
+            draw_training_plot(self.log.curves, self.plot_path)
+
+    def close(self):
+        self.bar.close()
+
+
+def save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss):
+    """Samples and the plot, periodic checkpoints and one checkpoint as each resolution begins
+    (rank 0 writes)."""
+    args, iteration = state.args, state.iteration
+    # one file per resolution, not one per 2 * --phase samples: the last resolution trains on,
+    # and a long run would fill the disk with full training states
+    new_step = plan.step != previous_plan.step
+    saving = iteration % args.save_every == 0 or new_step
+    if saving:  # never write a diverged state over a good one
+        check_finite(fetch_losses({"d_loss": d_loss, "g_loss": g_loss}), iteration)
+    if jt.rank != 0:
+        return
+    if iteration % args.sample_every == 0:
+        save_samples(state, plan, os.path.join(args.sample_dir, f"{iteration:06d}.png"))
+        reporter.draw_plot()
+    if new_step:
+        save_checkpoint(state.to_checkpoint(),
+                        os.path.join(args.checkpoint_dir, f"train_step-{plan.step}.model"))
+    if iteration % args.save_every == 0:
+        save_last(state)
+        ema = {**state.g_running.state_dict(), "meta": state.meta()}
+        save_checkpoint(ema, os.path.join(args.checkpoint_dir, f"{iteration:06d}.model"))
+
+
+def save_last(state):
+    save_checkpoint(state.to_checkpoint(), os.path.join(state.args.checkpoint_dir, "last.model"))
+
+
+def data_batches(state, dataset, plan):
+    """Batches of the plan's resolution and batch size, from where the state's stream of
+    them stands (0 when they are new)."""
+    stream = state.data_stream
+    if (stream["resolution"], stream["batch"]) != (plan.resolution, plan.batch_size):
+        stream.update(resolution=plan.resolution, batch=plan.batch_size, position=0)
+    dataset.set_resolution(plan.resolution, plan.batch_size)
+    return infinite_batches(dataset, start=stream["position"])
+
+
+def train(state, dataset):
+    args = state.args
+    plan, batches, last_losses, stopped_by = plan_for(state), None, None, 0
+    reporter = Reporter(state)
+    try:
+        with StopSignals() as stop:
+            while state.iteration < args.iters:
+                # --- this iteration's random draws, schedule and real images
+                seed_iteration(args.seed, state.iteration)
+                if batches is None or (plan.resolution, plan.batch_size) != \
+                        (state.data_stream["resolution"], state.data_stream["batch"]):
+                    if batches is not None:
+                        batches.close()
+                    batches = data_batches(state, dataset, plan)
+                set_learning_rate(state.g_optimizer, plan.lr)
+                set_learning_rate(state.d_optimizer, plan.lr)
+                real = next(batches)
+                state.data_stream["position"] += 1
+
+                # --- D step, G step, EMA
+                d_loss, penalty, g_loss = training_step(state, real, plan)
+                state.used_samples += plan.batch_size
+                state.iteration += 1
+
+                # --- log, samples, checkpoints
+                reporter.update(plan, d_loss, g_loss, penalty, len(dataset.skipped))
+                previous_plan, plan = plan, plan_for(state)
+                save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss)
+                last_losses = {"d_loss": d_loss, "g_loss": g_loss}
+
+                # --- a stop signal, agreed over ranks
+                stopped_by = stop.requested(state.iteration, args.log_every)
+                if stopped_by:
+                    break
+
+            # --- the last state, saved
+            if last_losses:
+                check_finite(fetch_losses(last_losses), state.iteration)
+            if jt.rank == 0:
+                save_last(state)
+            if stopped_by:
+                raise TrainingStopped(stopped_by)
+    finally:
+        reporter.close()
+        if batches is not None:
+            batches.close()  # stops its loader processes
+        train_all_parameters(state)

@@ -1,0 +1,82 @@
+"""train.py's options and their defaults, so that code other than train.py (benchmarks,
+tests) builds a training state with exactly what train.py would."""
+import argparse
+
+from cli import add_runtime_args
+from convolution import PRECISIONS
+from training.ema import EMA_DECAY
+from training.losses import LOSSES
+
+
+def training_parser():
+    """train.py's options, with their defaults."""
+    parser = argparse.ArgumentParser(description="Progressive-growing StyleGAN training.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("path", help="data root: resolution folders (data/8, data/16, ...) or LMDB")
+    parser.add_argument("--init_size", type=int, default=8, help="first resolution")
+    parser.add_argument("--max_size", type=int,
+                        help="last resolution; none given = the largest in PATH")
+    parser.add_argument("--phase", type=int, default=600_000,
+                        help="samples to fade in a resolution, and as many to stabilise it")
+    parser.add_argument("--lr", type=float, default=0.001, help="learning rate")
+    parser.add_argument("--batch", type=int, default=32, help="batch size without --sched")
+    parser.add_argument("--sched", action="store_true",
+                        help="per-resolution learning rates and batch sizes (rosinality's)")
+    parser.add_argument("--mixing", dest="mixing", action="store_true", default=True,
+                        help="style mixing regularisation, probability 0.9")
+    parser.add_argument("--no_mixing", dest="mixing", action="store_false",
+                        help="no style mixing regularisation")
+    parser.add_argument("--loss", choices=LOSSES, default="wgan-gp",
+                        help="GAN loss; wgan-gp as rosinality (short runs on small data stay "
+                             "diverse), r1 as the official FFHQ training")
+    parser.add_argument("--r1_gamma", type=float, default=10.0,
+                        help="R1 weight (the official FFHQ value)")
+    parser.add_argument("--penalty_every", "--r1_every", type=int, default=1,
+                        help="compute the gradient penalty (R1 or WGAN's) every N minibatches, "
+                             "N times as strong (lazy regularisation, StyleGAN2); 1 = always")
+    parser.add_argument("--ckpt", help="checkpoint to resume from (ours: exact; others: weights)")
+    parser.add_argument("--no_from_rgb_activate", action="store_true",
+                        help="no LeakyReLU after from_rgb (rosinality's default has one)")
+    parser.add_argument("--width", type=int, default=512,
+                        help="channels at low resolution; 512 = the full-size model")
+    parser.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+    parser.add_argument("--n_mlp", type=int, default=8, help="mapping network layers")
+    parser.add_argument("--stddev_group", type=int, default=0,
+                        help="minibatch-stddev group size; 0 = whole batch, 4 = official")
+    parser.add_argument("--ema_decay", type=float, default=EMA_DECAY,
+                        help="EMA generator decay per iteration (both projects' value; lower "
+                             "it for runs of a few thousand iterations)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--iters", type=int, default=3_000_000, help="iterations to stop at")
+    parser.add_argument("--sample_every", type=int, default=100,
+                        help="iterations between sample grids (and plots)")
+    parser.add_argument("--save_every", type=int, default=10_000,
+                        help="iterations between checkpoints")
+    parser.add_argument("--log_every", type=int, default=10,
+                        help="iterations between log lines")
+    parser.add_argument("--workers", type=int, default=2, help="data loading processes")
+    parser.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
+    parser.add_argument("--colour", choices=("auto", "rgb", "grey"), default="auto",
+                        help="grey: the generator draws grey images; auto: grey when the data "
+                             "is greyscale")
+    parser.add_argument("--precision", choices=("auto",) + PRECISIONS, default="auto",
+                        help="of the CPU convolutions' multiplications: bfloat16 (float32 "
+                             "sums) runs on AMX, 1.35-2.15x faster per full-width iteration; "
+                             "auto = bfloat16 where the CPU has AMX, else float32")
+    parser.add_argument("--checkpoint_dir", default="checkpoint", help="where checkpoints go")
+    parser.add_argument("--sample_dir", default="sample", help="where sample grids go")
+    parser.add_argument("--zoom", type=int, default=0,
+                        help="sample grids enlarged N times (nearest neighbour); 0 = the "
+                             "least factor that shows each image at 64 px or more")
+    add_runtime_args(parser)
+    return parser
+
+
+def default_training_args(**overrides):
+    """The namespace `python train.py unused` would give, with some options changed."""
+    args = training_parser().parse_args(["unused"])
+    for key, value in overrides.items():
+        if not hasattr(args, key):
+            raise KeyError(f"train.py has no option --{key}")
+        setattr(args, key, value)
+    return args

@@ -1,0 +1,50 @@
+"""One iteration's learning: the discriminator's step, the generator's, the averages."""
+import random
+
+from runtime import jt
+from training.blocks_in_use import train_only_blocks_in_use
+from training.distributed import rank_share
+from training.ema import track_w_avg, update_ema
+from training.losses import discriminator_loss, generator_loss
+
+MIXING_PROBABILITY = 0.9
+
+
+def generator_inputs(generator, plan, code_dim, mixing):
+    """This rank's share of the latents (two with style mixing) and noise maps drawn for
+    the global batch."""
+    count = 2 if mixing and random.random() < MIXING_PROBABILITY else 1
+    latents = [rank_share(jt.randn(plan.batch_size, code_dim)) for _ in range(count)]
+    noise = [rank_share(maps) for maps in generator.make_noise(plan.batch_size, plan.step)]
+    return (latents if count == 2 else latents[0]), noise
+
+
+def discriminator_step(state, real, plan):
+    args = state.args
+    latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
+    fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
+    every = args.penalty_every
+    d_loss, penalty = discriminator_loss(args.loss, state.discriminator, real, fake,
+                                         plan.step, plan.alpha, args.r1_gamma,
+                                         penalty_scale=0 if state.iteration % every else every)
+    state.d_optimizer.step(d_loss)
+    return d_loss, penalty
+
+
+def generator_step(state, plan):
+    args = state.args
+    latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
+    fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
+    g_loss = generator_loss(args.loss, state.discriminator(fake, step=plan.step, alpha=plan.alpha))
+    state.g_optimizer.step(g_loss)
+    track_w_avg(state.generator, latents[0] if isinstance(latents, list) else latents)
+    return g_loss
+
+
+def training_step(state, real, plan):
+    """One iteration's learning: D step, G step, EMA, on the blocks this plan runs."""
+    train_only_blocks_in_use(state, plan)
+    d_loss, penalty = discriminator_step(state, real, plan)
+    g_loss = generator_step(state, plan)
+    update_ema(state.ema_pairs, state.args.ema_decay)
+    return d_loss, penalty, g_loss
