@@ -16,69 +16,88 @@ import os
 import sys
 
 from benchmarks import ours, peers
+from cli import DescriptionAndDefaults
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DescriptionAndDefaults)
     sub = parser.add_subparsers(dest="what", required=True)
-    resize_parser = sub.add_parser("resize")
-    resize_parser.add_argument("--count", type=int, default=3000)
-    resize_parser.add_argument("--workers", type=int, default=os.cpu_count())
-    sub.add_parser("cuda_compile")
-    versus = sub.add_parser("versus_jittor")
+
+    def command(name, description):
+        return sub.add_parser(name, help=description, description=description,
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+
+    def device(parser_, default="auto"):
+        parser_.add_argument("--device", default=default, help="auto, cpu or cuda")
+
+    resize_parser = command("resize", "resize.py's speed on photo-like 128 px JPEG sources")
+    resize_parser.add_argument("--count", type=int, default=3000, help="source images")
+    resize_parser.add_argument("--workers", type=int, help="processes; none given = all cores")
+    command("cuda_compile", "build Jittor's CUDA parts without a GPU "
+                            "(= python -m cuda13.compile_check)")
+    versus = command("versus_jittor", "ours against StyleGAN-jittor's model, same process, "
+                                      "alternating rounds")
     versus.add_argument("--peer", required=True, help="StyleGAN-jittor's model.py")
-    versus.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32])
-    versus.add_argument("--batch", type=int, default=8)
-    versus.add_argument("--code_dim", type=int, default=512)
-    versus.add_argument("--iters", type=int, default=4)
+    versus.add_argument("--sizes", type=int, nargs="+", default=[8, 16, 32], help="resolutions")
+    versus.add_argument("--batch", type=int, default=8, help="batch size")
+    versus.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+    versus.add_argument("--iters", type=int, default=4, help="iterations per round")
     versus.add_argument("--penalty_every", type=int, default=1,
                         help="our loop's lazy R1 (theirs computes it every iteration)")
-    versus.add_argument("--rounds", type=int, default=3)
+    versus.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     versus.add_argument("--precision", default="auto",
                         help="of our convolutions (train.py's --precision)")
-    versus.add_argument("--device", default="auto")
-    pytorch = sub.add_parser("versus_pytorch")
+    device(versus)
+    pytorch = command("versus_pytorch", "ours against a PyTorch peer's step script, each size "
+                                        "in fresh processes")
     pytorch.add_argument("--peer", required=True, help="the peer's step-timing script")
-    pytorch.add_argument("--python", default=sys.executable,
-                         help="a Python that has PyTorch (the peer's), default this one")
-    pytorch.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128])
-    pytorch.add_argument("--batch", type=int, default=32)
-    pytorch.add_argument("--iters", type=int, default=10)
+    pytorch.add_argument("--python", help="a Python that has PyTorch; none given = this one")
+    pytorch.add_argument("--sizes", type=int, nargs="+", default=[32, 64, 128], help="resolutions")
+    pytorch.add_argument("--batch", type=int, default=32, help="batch size")
+    pytorch.add_argument("--iters", type=int, default=10, help="timed iterations")
     pytorch.add_argument("--width", type=int, default=512, help="ours; the peer's is full")
-    pytorch.add_argument("--code_dim", type=int, default=512)
-    pytorch.add_argument("--device", default="cuda")
-    halves = sub.add_parser("fid_halves")
-    halves.add_argument("data")
-    halves.add_argument("--size", type=int, default=32)
-    halves.add_argument("--count", type=int, default=4000)
-    halves.add_argument("--device", default="auto")
-    projection = sub.add_parser("projection")
-    projection.add_argument("ckpt")
-    projection.add_argument("--count", type=int, default=100)
-    projection.add_argument("--steps", type=int, nargs="+", default=[100, 300, 1000])
-    projection.add_argument("--spaces", nargs="+", default=["w", "w+"])
-    projection.add_argument("--device", default="auto")
-    official = sub.add_parser("official")
-    official.add_argument("--size", type=int, default=1024)
-    official_load = sub.add_parser("official_load")
-    official_load.add_argument("path")
-    for command in (official, official_load):
-        command.add_argument("--iters", type=int, default=3)
-        command.add_argument("--batch", type=int, default=1)
-        command.add_argument("--device", default="auto")
-    for name, default_size in (("train", 8), ("generate", 128), ("inception", 32)):
-        model_parser = sub.add_parser(name)
-        model_parser.add_argument("--size", type=int, default=default_size)
-        model_parser.add_argument("--batch", type=int, default=8)
-        model_parser.add_argument("--width", type=int, default=512)
-        model_parser.add_argument("--code_dim", type=int, default=512)
-        model_parser.add_argument("--iters", type=int, default=5)
-        model_parser.add_argument("--loss", default="r1")
-        model_parser.add_argument("--device", default="auto")
+    pytorch.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+    device(pytorch, "cuda")
+    halves = command("fid_halves", "FID between two halves of a real image set (the floor)")
+    halves.add_argument("data", help="data root")
+    halves.add_argument("--size", type=int, default=32, help="resolution")
+    halves.add_argument("--count", type=int, default=4000, help="images in both halves")
+    device(halves)
+    projection = command("projection", "projection of held-out MNIST test digits")
+    projection.add_argument("ckpt", help="a demo checkpoint")
+    projection.add_argument("--count", type=int, default=100, help="digits, in one batch")
+    projection.add_argument("--steps", type=int, nargs="+", default=[100, 300, 1000],
+                            help="optimisation steps to measure")
+    projection.add_argument("--spaces", nargs="+", default=["w", "w+"], help="latent spaces")
+    device(projection)
+    official = command("official", "load and generate from a pickle of NVIDIA's layout")
+    official.add_argument("--size", type=int, default=1024, help="resolution of the pickle")
+    official_load = command("official_load", "the loading half of `official`, in its own process")
+    official_load.add_argument("path", help="the pickle")
+    for parser_ in (official, official_load):
+        parser_.add_argument("--iters", type=int, default=3, help="timed batches")
+        parser_.add_argument("--batch", type=int, default=1, help="batch size")
+        device(parser_)
+    for name, default_size, description in (
+            ("train", 8, "one training iteration (D with R1, G with mixing, EMA)"),
+            ("generate", 128, "batched generation with the generator"),
+            ("inception", 32, "FID feature extraction (resize to 299 px, Inception-v3)")):
+        model_parser = command(name, description)
+        model_parser.add_argument("--size", type=int, default=default_size, help="resolution")
+        model_parser.add_argument("--batch", type=int, default=8, help="batch size")
+        model_parser.add_argument("--width", type=int, default=512, help="model width")
+        model_parser.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+        model_parser.add_argument("--iters", type=int, default=5, help="timed iterations")
+        model_parser.add_argument("--loss", default="r1", help="train.py's --loss")
+        device(model_parser)
     sub.choices["train"].add_argument("--precision", default="auto",
                                       help="of the convolutions (train.py's --precision)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if getattr(args, "workers", 0) is None:
+        args.workers = os.cpu_count()
+    if getattr(args, "python", 0) is None:
+        args.python = sys.executable
+    return args
 
 
 def main(argv=None):

@@ -7,7 +7,7 @@ once, so later loads skip the conversion.
 """
 import argparse
 
-from cli import run_cli
+from cli import DescriptionAndDefaults, run_cli
 from formats.checkpoints import read_checkpoint, save_checkpoint
 
 
@@ -18,10 +18,10 @@ def convert(source, target):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Checkpoint tools.",
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DescriptionAndDefaults)
     sub = parser.add_subparsers(dest="command", required=True)
-    converter = sub.add_parser("convert", help="write a checkpoint of any kind in our format")
+    converter = sub.add_parser("convert", help="write a checkpoint of any kind in our format",
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     converter.add_argument("source", help="ours, StyleGAN-jittor's, rosinality's or NVIDIA's .pkl")
     converter.add_argument("target", help="the .model file to write")
     args = parser.parse_args(argv)

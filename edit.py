@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from cli import UsageError, add_runtime_args, run_cli, writable_folder
+from cli import DescriptionAndDefaults, UsageError, add_runtime_args, run_cli, writable_folder
 from runtime import select_device
 from editing.directions import (digit_direction, edit_strip, mean_difference_direction,
                                 read_labels)
@@ -25,10 +25,11 @@ from rendering import ProjectedLatents, choose_size
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=DescriptionAndDefaults)
     sub = parser.add_subparsers(dest="command", required=True)
-    find = sub.add_parser("direction", help="a direction from labelled latents")
-    find.add_argument("ckpt")
+    find = sub.add_parser("direction", help="a direction from labelled latents",
+                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    find.add_argument("ckpt", help="the generator's checkpoint (any kind the project reads)")
     source = find.add_mutually_exclusive_group(required=True)
     source.add_argument("--labels", help="CSV of 'latent.npz,label' rows (projector.py files)")
     source.add_argument("--digits", action="store_true",
@@ -36,14 +37,16 @@ def parse_args(argv=None):
     find.add_argument("--positive", required=True, help="the label to move toward")
     find.add_argument("--samples", type=int, default=4096, help="with --digits: latents to label")
     find.add_argument("--out", default="direction.npy", help=".npy file to write")
-    apply = sub.add_parser("apply", help="render projected latents moved along a direction")
-    apply.add_argument("ckpt")
+    apply = sub.add_parser("apply", help="render projected latents moved along a direction",
+                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    apply.add_argument("ckpt", help="the generator's checkpoint (any kind the project reads)")
     apply.add_argument("latents", nargs="+", help="projector.py .npz files")
     apply.add_argument("--direction", required=True, help=".npy from edit.py direction")
-    apply.add_argument("--strengths", type=float, nargs="+", default=[-3, -1.5, 0, 1.5, 3])
+    apply.add_argument("--strengths", type=float, nargs="+", default=[-3, -1.5, 0, 1.5, 3],
+                       help="one column per strength (1 = one standard deviation of w along it)")
     apply.add_argument("--out", default="edit.png", help="PNG to write")
     for command in (find, apply):
-        command.add_argument("--seed", type=int, default=0)
+        command.add_argument("--seed", type=int, default=0, help="of the sampled latents")
         add_runtime_args(command)
     return parser.parse_args(argv)
 

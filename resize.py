@@ -17,16 +17,19 @@ from imaging.resizing import ResizeError, build_demo, resize_folder, write_lmdb
 
 
 def parse_args(argv):
-    parser = argparse.ArgumentParser(description="Build per-resolution image folders.")
+    parser = argparse.ArgumentParser(description="Build per-resolution image folders.",
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("source", nargs="?", help="folder of images; its name is the top size")
     parser.add_argument("--size", type=int, help="top size when the folder name is not a number")
-    parser.add_argument("--min_size", type=int, default=8, help="smallest size (default: 8)")
-    parser.add_argument("--workers", type=int, default=os.cpu_count(),
-                        help="processes (default: all cores)")
+    parser.add_argument("--min_size", type=int, default=8, help="smallest size")
+    parser.add_argument("--workers", type=int, help="processes; none given = all cores")
     parser.add_argument("--lmdb", metavar="OUT", help="also write a rosinality-style LMDB")
-    parser.add_argument("--demo", metavar="ROOT", help="build the MNIST demo set in ROOT/32 ...")
-    parser.add_argument("--count", type=int, default=10000, help="demo images (default: 10000)")
+    parser.add_argument("--demo", metavar="ROOT",
+                        help="build the MNIST demo set in ROOT/32 (from jittor-offline's files), "
+                             "then its smaller sizes")
+    parser.add_argument("--count", type=int, default=10000, help="demo images")
     args = parser.parse_args(argv)
+    args.workers = os.cpu_count() if args.workers is None else args.workers
     if (args.source is None) == (args.demo is None):
         parser.error("give a source folder, or --demo ROOT")
     return args

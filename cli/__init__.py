@@ -4,8 +4,14 @@
 Imports nothing of the project, so every layer may use it (resize.py, which never imports
 Jittor, included).
 """
+import argparse
 import os
 import sys
+
+
+class DescriptionAndDefaults(argparse.RawDescriptionHelpFormatter,
+                             argparse.ArgumentDefaultsHelpFormatter):
+    """--help keeps the script's description as written and shows every option's default."""
 
 
 class UsageError(Exception):
