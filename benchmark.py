@@ -10,12 +10,15 @@
     python benchmark.py cuda_compile     # = python -m cuda13.compile_check (no GPU needed)
     python benchmark.py versus_jittor --peer StyleGAN-jittor/model.py [--sizes 8 16 32]
     python benchmark.py versus_pytorch --peer rosinality_step.py --python /path/to/torch/python
+    python benchmark.py overhead [--peer rosinality_step.py --python /path/to/torch/python]
+    python benchmark.py concurrent [--seconds 40]   # two Jittor jobs on the same cores
+    python benchmark.py profile --size 64 --device cuda --out profile.json
 """
 import argparse
 import os
 import sys
 
-from benchmarks import ours, peers
+from benchmarks import concurrency, kernel_profile, ours, overhead, peers
 from cli import DescriptionAndDefaults
 
 
@@ -58,6 +61,35 @@ def parse_args(argv=None):
     pytorch.add_argument("--width", type=int, default=512, help="ours; the peer's is full")
     pytorch.add_argument("--code_dim", type=int, default=512, help="size of z and w")
     device(pytorch, "cuda")
+    host = command("overhead", "one iteration's host cost where the arithmetic is small: "
+                               "ours split into graph building, executor and kernels, with "
+                               "its operator count, beside rosinality's PyTorch step on the CPU")
+    host.add_argument("--peer", help="rosinality_step.py (../shared/reference/peers/); "
+                                     "none given = ours only")
+    host.add_argument("--python", help="a Python that has PyTorch; none given = this one")
+    host.add_argument("--size", type=int, default=8, help="resolution (rosinality mixes from 8)")
+    host.add_argument("--batch", type=int, default=2, help="batch size")
+    host.add_argument("--width", type=int, default=512, help="ours; the peer's is full")
+    host.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+    host.add_argument("--iters", type=int, default=20, help="timed iterations")
+    concurrent = command("concurrent", "two Jittor training jobs on the same cores: each "
+                                       "alone, then both at once")
+    concurrent.add_argument("--seconds", type=float, default=40, help="timed run of each job")
+    concurrent.add_argument("--size", type=int, default=32, help="resolution")
+    concurrent.add_argument("--width", type=int, default=32, help="model width")
+    concurrent.add_argument("--batch", type=int, default=32, help="batch size")
+    concurrent.add_argument("--wait_policy", nargs="+", default=["all"],
+                            help="OpenMP settings of both jobs: ours (runtime.py's), "
+                                 "'libgomp default', passive, 'spin N' (N spins before sleeping), or all")
+    kernels = command("profile", "one full-width iteration: kernel time by kind, graph "
+                                 "building against executing, memory (JSON)")
+    kernels.add_argument("--size", type=int, default=64, help="resolution")
+    kernels.add_argument("--batch", type=int, default=32, help="batch size")
+    kernels.add_argument("--width", type=int, default=512, help="model width")
+    kernels.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+    kernels.add_argument("--iters", type=int, default=5, help="timed iterations")
+    kernels.add_argument("--out", help="also write the JSON here")
+    device(kernels)
     halves = command("fid_halves", "FID between two halves of a real image set (the floor)")
     halves.add_argument("data", help="data root")
     halves.add_argument("--size", type=int, default=32, help="resolution")
@@ -110,7 +142,9 @@ def main(argv=None):
      "inception": ours.bench_inception, "fid_halves": ours.bench_fid_halves,
      "official": ours.bench_official, "official_load": ours.bench_official_load,
      "projection": ours.bench_projection, "versus_jittor": peers.bench_versus_jittor,
-     "versus_pytorch": peers.bench_versus_pytorch}[args.what](args)
+     "versus_pytorch": peers.bench_versus_pytorch, "overhead": overhead.bench_overhead,
+     "profile": kernel_profile.bench_profile,
+     "concurrent": concurrency.bench_concurrent}[args.what](args)
 
 
 if __name__ == "__main__":

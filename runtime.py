@@ -95,6 +95,13 @@ def _prepare_environment():
     verbose = "--verbose" in sys.argv[1:] or os.environ.get("STYLEGAN_VERBOSE") == "1"
     cuda_setup, cuda_off_because = _choose_cuda()
     amx_ready = _enable_amx()
+    if "OMP_WAIT_POLICY" not in os.environ:
+        # Jittor's CPU kernels and oneDNN run on GNU OpenMP, whose idle threads spin 300,000
+        # times before sleeping: two processes on the same cores then spend them spinning
+        # (measured: two demo-style jobs each fell to 2-28% of their speed alone). 3,000
+        # spins still bridge the gaps between one iteration's kernels (no loss alone), and
+        # each of two jobs keeps 36-50% (docs/speed.md, `benchmark.py concurrent`).
+        os.environ.setdefault("GOMP_SPINCOUNT", "3000")
     for flag in ("use_cutt", "use_cutlass", "use_nccl"):
         # these would download their sources on a CUDA import
         os.environ.setdefault(flag, "0")

@@ -200,7 +200,7 @@ def bench_versus_pytorch(args):
              "--code_dim", str(args.code_dim), "--device", args.device],
             [r"= ([0-9.]+) img/s at alpha 1"])
         peer, memory = run_for_figures(
-            [args.python, args.peer], [r"img/s=([0-9.]+)", r"peak_mem=([0-9.]+)GiB"],
+            [args.python, args.peer], [r"img/s=([0-9.]+)", r"peak_mem=([0-9.]+|nan)GiB"],
             {"SIZE": str(size), "BATCH": str(args.batch), "ITERS": str(args.iters),
              "DEVICE": args.device})
         ratio = f"{ours / peer:.2f}x" if ours and peer else "-"

@@ -3,6 +3,7 @@ a gradient that is again the blur (the kernel is symmetric, so its adjoint is it
 order of gradient that R1 and WGAN-GP take through it stays exact."""
 import numpy as np
 
+from convolution import direct
 from runtime import jt
 from jittor import nn
 
@@ -21,16 +22,17 @@ def blur_kernel(channels):
 
 
 def blur_forward(x):
-    """Depthwise blur with zero padding, forward only. On the CPU oneDNN's grouped conv,
-    called directly (5-9x faster than shifted slices; through nn.conv2d Jittor picks oneDNN
-    or its own loop depending on the surrounding graph, whose sums round differently, and a
-    resumed run would no longer match an uninterrupted one bit for bit). On CUDA two
-    separable passes of slices, since Jittor's depthwise conv needs CUB, which does not build
-    with CUDA 13."""
-    if jt.flags.use_cuda or jt.mkl_ops is None:
+    """Depthwise blur with zero padding, forward only: the library's grouped convolution
+    called directly where the convolutions are (oneDNN: 5-9x faster than shifted slices;
+    through nn.conv2d Jittor picks oneDNN or its own loop depending on the surrounding graph,
+    whose sums round differently, and a resumed run would no longer match an uninterrupted
+    one bit for bit). Otherwise two separable passes of slices: Jittor's own depthwise conv
+    on CUDA needs CUB, which does not build with CUDA 13."""
+    if not direct.available():
         return blur_by_slices(x)
     channels = x.shape[1]
-    return jt.mkl_ops.mkl_conv(x, blur_kernel(channels), 1, 1, 1, 1, 1, 1, channels)
+    grouped_conv = jt.cudnn.ops.cudnn_conv if jt.flags.use_cuda else jt.mkl_ops.mkl_conv
+    return grouped_conv(x, blur_kernel(channels), 1, 1, 1, 1, 1, 1, channels)
 
 
 def blur_by_slices(x):

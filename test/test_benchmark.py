@@ -1,4 +1,7 @@
 """benchmark.py's side-by-side with a PyTorch peer: the plumbing, with stand-in peers."""
+import json
+import re
+
 import benchmark
 
 PEER = """import os, sys
@@ -24,3 +27,40 @@ def test_versus_pytorch_runs_both_per_size_and_reports_failures(tmp_path, capsys
     assert any("failed: CUDA out of memory" in line for line in lines)
     failed = next(line for line in lines if line.strip().startswith("16px")).split()
     assert failed[2] == "nan" and failed[3] == "-" and failed[4] == "-"
+
+
+STEP_PEER = """import os
+print(f"rosinality-pytorch device={os.environ['DEVICE']} size={os.environ['SIZE']} "
+      f"batch={os.environ['BATCH']} median_iter=0.2500s img/s=8.0 peak_mem=nanGiB")
+"""
+
+
+def test_overhead_splits_our_iteration_and_times_the_peer(tmp_path, capsys):
+    peer = tmp_path / "step.py"
+    peer.write_text(STEP_PEER)
+    benchmark.main(["overhead", "--width", "16", "--code_dim", "16", "--iters", "2",
+                    "--peer", str(peer)])
+    out = capsys.readouterr().out
+    ours = re.search(r"ours: ([0-9.]+) ms per iteration .*Python ([0-9.]+) ms, Jittor's executor "
+                     r"([0-9.]+) ms, kernels ([0-9.]+) ms; (\d+) operators fused into (\d+) kernels",
+                     out)
+    wall, build, executor, kernels, operators, count = map(float, ours.groups())
+    assert abs(build + executor + kernels - wall) < 0.2
+    assert operators > count > 100
+    ratio = re.search(r"250.0 ms per iteration; ours / theirs = ([0-9.]+)x", out)
+    assert abs(float(ratio[1]) - wall / 250) < 0.006
+
+
+def test_profile_sums_kernel_time_by_kind(tmp_path):
+    from benchmarks.kernel_profile import KINDS
+
+    out = tmp_path / "profile.json"
+    benchmark.main(["profile", "--size", "8", "--batch", "2", "--width", "16", "--code_dim",
+                    "16", "--iters", "1", "--device", "cpu", "--out", str(out)])
+    result = json.loads(out.read_text())
+    kinds = result["profiled_kernels"]
+    assert sorted(kinds) == sorted(KINDS)
+    # oneDNN's convolutions, the blur's slices (none on oneDNN), every Adam and EMA update
+    assert kinds["convolution library"]["kernels"] > 20
+    assert kinds["optimizer"]["kernels"] > 10 and kinds["EMA"]["kernels"] > 10
+    assert result["iteration_ms"] > result["building_graph_ms"] > 0

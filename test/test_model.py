@@ -9,7 +9,7 @@ import model
 from conftest import NARROW, data_path, max_diff, randn
 from runtime import jt
 import convolution
-from convolution import avg_pool2, blur_by_slices, resampling, upsample_nearest
+from convolution import avg_pool2, blur_by_slices, direct, resampling, upsample_nearest
 from model import (Blur, Discriminator, EqualConv2d, EqualLinear, StyledGenerator,
                    crossover_styles, minibatch_stddev, truncate)
 
@@ -142,7 +142,7 @@ def resampling_conv_numpy(x, w, resample):
 @pytest.mark.parametrize("resample, size", [("up", 3), ("down", 6)])
 def test_resampling_conv_value_and_weight_gradient_match_numpy(resample, size):
     """On oneDNN, upsample + conv and conv + pool run as one stride-2 4x4 conv."""
-    assert convolution.onednn_available()  # the CPU path under test
+    assert convolution.direct_available()  # the CPU path under test
     conv = EqualConv2d(3, 4, 3, 1, resample=resample)
     out_size = size * 2 if resample == "up" else size // 2
     x, v = randn(2, 3, size, size, seed=1), randn(2, 4, out_size, out_size, seed=2)
@@ -162,26 +162,54 @@ def test_resampling_conv_value_and_weight_gradient_match_numpy(resample, size):
     assert max_diff(grad, reference) < 1e-3 * np.abs(reference).max()
 
 
-@pytest.mark.parametrize("resample, size", [("up", 4), ("down", 8)])
-def test_resampling_conv_second_order_matches_jittors_unfused_graph(resample, size, monkeypatch):
-    """R1 differentiates D twice: the oneDNN functions' gradients of gradients against
-    Jittor's own differentiation of the unfused upsample/conv/pool graph."""
-    conv = EqualConv2d(5, 6, 3, 1, resample=resample)
+def cudnn_wiring_on_cpu_ops():
+    """The three functions wired as on cuDNN (which reads only oihw kernels, so input-major
+    ones are transposed), built on oneDNN's CPU operators, which take the same arguments."""
+    cpu = jt.mkl_ops
+    return direct.library_ops(cpu.mkl_conv, cpu.mkl_conv_backward_x, cpu.mkl_conv_backward_w,
+                              weight_layouts=("oihw",))
+
+
+@pytest.mark.parametrize("wiring", ["oneDNN", "cuDNN's"])
+@pytest.mark.parametrize("layer, size", [
+    (lambda: EqualConv2d(5, 6, 3, 1), 4), (lambda: EqualConv2d(5, 6, 3, 1, resample="up"), 4),
+    (lambda: EqualConv2d(5, 6, 3, 1, resample="down"), 8),
+    (lambda: model.FusedUpsample(5, 6, 3, 1), 4), (lambda: model.FusedDownsample(5, 6, 3, 1), 8)],
+    ids=["conv", "up", "down", "fused up", "fused down"])
+def test_direct_convolutions_every_order_match_jittors_graph(layer, size, wiring, monkeypatch):
+    """Value, input gradient and the gradient of a penalty on it (R1's double backward) of
+    each convolution the model uses, called directly, against Jittor's own nn graph."""
+    if wiring == "cuDNN's":
+        wired = cudnn_wiring_on_cpu_ops()
+        monkeypatch.setattr(direct, "_conv_ops", lambda weight_shape: wired)
+    conv = layer()
+    parameters = conv.parameters()
     x = randn(2, 5, size, size, seed=3)
 
     def value_gradient_and_penalty_gradient():
         inputs = x.clone()
         out = conv(inputs)
         first = jt.grad((out * out * out).sum(), inputs)
-        second = jt.grad((first * first).sum(), [conv.conv.weight_orig, conv.conv.bias])
+        second = jt.grad((first * first).sum(), parameters)
         return [out.numpy(), first.numpy()] + [g.numpy() for g in second]
 
-    fused = value_gradient_and_penalty_gradient()
-    monkeypatch.setattr(convolution, "onednn_available", lambda: False)
-    unfused = value_gradient_and_penalty_gradient()
-    for ours, reference in zip(fused, unfused):
+    called_directly = value_gradient_and_penalty_gradient()
+    monkeypatch.setattr(convolution, "direct_available", lambda: False)
+    plain = value_gradient_and_penalty_gradient()
+    assert len(plain) == 2 + len(parameters)
+    for ours, reference in zip(called_directly, plain):
         assert np.abs(reference).max() > 1e-3
         assert np.abs(ours - reference).max() < 1e-5 * np.abs(reference).max()
+
+
+def test_cuda_convolution_path_switch(monkeypatch):
+    monkeypatch.setenv("STYLEGAN_CUDA_CONV", "cudnn")
+    assert direct.cuda_path() == "cudnn"
+    monkeypatch.setenv("STYLEGAN_CUDA_CONV", "jittor")
+    assert direct.cuda_path() == "jittor"
+    monkeypatch.setenv("STYLEGAN_CUDA_CONV", "cublas")
+    with pytest.raises(ValueError, match="STYLEGAN_CUDA_CONV=cublas: choose jittor or cudnn"):
+        direct.cuda_path()
 
 
 def test_minibatch_stddev_value_and_gradient():

@@ -10,10 +10,10 @@ from runtime import jt
 import cli
 import convolution
 import training.state
-from convolution import onednn_functions
-from convolution.onednn_functions import conv as onednn_conv
-from convolution.onednn_functions import conv_input_grad as onednn_conv_input_grad
-from convolution.onednn_functions import conv_weight_grad as onednn_conv_weight_grad
+from convolution import direct
+from convolution.direct import conv as onednn_conv
+from convolution.direct import conv_input_grad as onednn_conv_input_grad
+from convolution.direct import conv_weight_grad as onednn_conv_weight_grad
 from model import Discriminator
 
 needs_amx = pytest.mark.skipif(not convolution.bf16_available(),
@@ -88,9 +88,9 @@ def test_bf16_kernel_read_input_major_is_the_transposed_conv():
 
 def test_rgb_convolutions_stay_float32():
     convolution.set_precision("bfloat16")
-    assert onednn_functions._conv_ops((32, 3))[0] is onednn_functions._float32_conv
-    assert onednn_functions._conv_ops((3, 32))[0] is onednn_functions._float32_conv
-    assert onednn_functions._conv_ops((32, 16))[0] is onednn.conv
+    assert direct._conv_ops((32, 3)) is direct.float32_ops()
+    assert direct._conv_ops((3, 32)) is direct.float32_ops()
+    assert direct._conv_ops((32, 16))[0] is onednn.conv
     with pytest.raises(ValueError):
         convolution.set_precision("float16")
 

@@ -55,3 +55,20 @@ def test_first_import_chatter_is_kept_back_unless_the_import_fails(tmp_path, fai
         assert result.returncode == 0, result.stderr
         assert result.stdout == "after import\n"
         assert "Using offline" not in result.stderr and "Example" not in result.stderr
+
+
+@pytest.mark.parametrize("given, seen", [({}, "3000 None"), ({"GOMP_SPINCOUNT": "50"}, "50 None"),
+                                         ({"OMP_WAIT_POLICY": "ACTIVE"}, "None ACTIVE")])
+def test_openmp_spin_is_short_unless_the_user_chose(tmp_path, given, seen):
+    """GNU OpenMP reads its settings when Jittor's libraries load: a stand-in jittor reports
+    what it would see."""
+    (tmp_path / "jittor.py").write_text(
+        "import os\nprint(os.environ.get('GOMP_SPINCOUNT'), os.environ.get('OMP_WAIT_POLICY'),"
+        " file=__import__('sys').stderr)\n")
+    script = "import sys; sys.path[:0] = [%r, %r]; import runtime" % (str(tmp_path), ROOT)
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("GOMP_SPINCOUNT", "OMP_WAIT_POLICY")}
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env={**env, **given, "STYLEGAN_DEVICE": "cpu"})
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == seen

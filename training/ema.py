@@ -7,13 +7,16 @@ W_AVG_BETA = 0.995
 
 def update_ema(pairs, decay=EMA_DECAY):
     """EMA of the generator's weights; buffers such as w_avg are copied; parameters set
-    aside by train_only_blocks_in_use (which do not change) are skipped."""
+    aside by train_only_blocks_in_use (which do not change) are skipped. The average reads
+    the parameter itself, not a detached copy (one operator fewer each, same values): it
+    runs at once below, so nothing differentiates through it. It must not be computed
+    under no_grad, whose stop-grad result would turn the EMA parameter into a buffer."""
     updated = []
     for ema_var, var in pairs:
         if ema_var.is_stop_grad():
             ema_var.update(var.detach())
         elif not var.is_stop_grad():
-            ema_var.update(decay * ema_var + (1 - decay) * var.detach())
+            ema_var.update(decay * ema_var + (1 - decay) * var)
         else:
             continue
         updated.append(ema_var)
