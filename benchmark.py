@@ -13,6 +13,7 @@
     python benchmark.py overhead [--peer rosinality_step.py --python /path/to/torch/python]
     python benchmark.py concurrent [--seconds 40]   # two Jittor jobs on the same cores
     python benchmark.py profile --size 64 --device cuda --out profile.json
+    python benchmark.py explore [--sizes 16 32 128]   # explore.py: request to image
 """
 import argparse
 import os
@@ -90,6 +91,13 @@ def parse_args(argv=None):
     kernels.add_argument("--iters", type=int, default=5, help="timed iterations")
     kernels.add_argument("--out", help="also write the JSON here")
     device(kernels)
+    explorer = command("explore", "explore.py's time from request to image, full width")
+    explorer.add_argument("--sizes", type=int, nargs="+", default=[16, 32, 128],
+                          help="resolutions")
+    explorer.add_argument("--width", type=int, default=512, help="model width")
+    explorer.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+    explorer.add_argument("--requests", type=int, default=20, help="timed requests per size")
+    device(explorer)
     halves = command("fid_halves", "FID between two halves of a real image set (the floor)")
     halves.add_argument("data", help="data root")
     halves.add_argument("--size", type=int, default=32, help="resolution")
@@ -143,7 +151,7 @@ def main(argv=None):
      "official": ours.bench_official, "official_load": ours.bench_official_load,
      "projection": ours.bench_projection, "versus_jittor": peers.bench_versus_jittor,
      "versus_pytorch": peers.bench_versus_pytorch, "overhead": overhead.bench_overhead,
-     "profile": kernel_profile.bench_profile,
+     "profile": kernel_profile.bench_profile, "explore": ours.bench_explore,
      "concurrent": concurrency.bench_concurrent}[args.what](args)
 
 

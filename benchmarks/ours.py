@@ -253,3 +253,48 @@ def bench_projection(args):
             print(f"{space:2} {steps:5} steps, {args.count} digits: median LPIPS "
                   f"{np.median(projection.lpips):.4f}, median PSNR {np.median(projection.psnr):.2f} "
                   f"dB, label kept {kept:.0%}, {seconds:.2f} s per step", flush=True)
+
+
+def bench_explore(args):
+    """explore.py's time from request to image: a full-width generator of each size (random
+    weights), the server on this machine, each request a new setting (no cache)."""
+    import http.client
+    import threading
+
+    from explorer import Explorer, ModelView, serve
+    from formats.checkpoints import save_checkpoint, to_numpy_tree
+    from model import StyledGenerator
+    from runtime import select_device
+
+    select_device(args.device)
+    workdir = tempfile.mkdtemp()
+    try:
+        for size in args.sizes:
+            path = os.path.join(workdir, f"g{size}.model")
+            generator = StyledGenerator(code_dim=args.code_dim, width=args.width)
+            save_checkpoint({**to_numpy_tree(generator.state_dict()),
+                             "meta": {"size": size, "alpha": 1.0}}, path)
+            explorer = Explorer({"g": ModelView(path)}, [])
+            server = serve(explorer, "127.0.0.1", 0)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1])
+
+            def request(psi):
+                started = time.perf_counter()
+                connection.request("GET", f"/api/render?psi={psi:.3f}&seed=1",
+                                   headers={"Host": f"127.0.0.1:{server.server_address[1]}"})
+                response = connection.getresponse()
+                response.read()
+                assert response.status == 200
+                return (time.perf_counter() - started) * 1e3, float(response.getheader("X-Render-Ms"))
+
+            first = request(0.5)[0]
+            times = [request(0.5 + 0.01 * (i + 1)) for i in range(args.requests)]
+            total, rendering = (float(np.median([t[k] for t in times])) for k in (0, 1))
+            print(f"explore {size} px, width {args.width}: request to image {total:.1f} ms "
+                  f"(rendering {rendering:.1f} ms; median of {args.requests}); first request "
+                  f"{first / 1e3:.1f} s (compiles)", flush=True)
+            server.shutdown()
+            server.server_close()
+    finally:
+        shutil.rmtree(workdir)

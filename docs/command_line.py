@@ -19,6 +19,7 @@ SCRIPTS = [
     ("resize", "parse_args", []),
     ("train", "parse_args", []),
     ("generate", "parse_args", []),
+    ("explore", "parse_args", []),
     ("projector", "parse_args", []),
     ("edit", "parse_args", ["direction", "apply"]),
     ("metrics", "parse_args", ["fid", "ppl"]),
@@ -27,7 +28,8 @@ SCRIPTS = [
     ("checkpoint", "main", ["convert"]),
     ("benchmark", "parse_args", ["resize", "train", "generate", "inception", "fid_halves",
                                  "official", "official_load", "projection", "cuda_compile",
-                                 "versus_jittor", "versus_pytorch"]),
+                                 "versus_jittor", "versus_pytorch", "overhead", "concurrent",
+                                 "profile", "explore"]),
 ]
 
 

@@ -17,10 +17,10 @@ LAYERS = [
     {"perceptual", "dataset"},
     {"rendering"},
     {"evaluation"},
-    {"editing", "training"},
+    {"editing", "training", "explorer"},
     {"benchmarks"},
     {"train", "generate", "resize", "projector", "edit", "metrics", "digits", "plot",
-     "checkpoint", "benchmark"},           # the scripts users run
+     "checkpoint", "benchmark", "explore"},           # the scripts users run
 ]
 LAYER_OF = {name: index for index, names in enumerate(LAYERS) for name in names}
 SCRIPTS = LAYERS[-1]
