@@ -3,9 +3,6 @@ jt.profile_scope, graph building against executing, and memory, written as JSON.
 import contextlib
 import json
 import re
-import time
-
-import numpy as np
 
 KINDS = ("convolution library", "slices and reindex", "optimizer", "EMA", "other fused ops")
 
@@ -65,7 +62,7 @@ def marked_updates():
 
 
 def bench_profile(args):
-    from benchmarks.overhead import our_iteration, timed_syncs
+    from benchmarks.overhead import median_times, our_iteration
     from convolution import direct
     from runtime import jt, select_device
 
@@ -78,19 +75,8 @@ def bench_profile(args):
         with jt.profile_scope() as report:
             iteration()
             jt.sync_all(True)
-    for _ in range(2):
-        iteration()
-    jt.sync_all(True)
-    walls, syncs = [], []
-    for _ in range(args.iters):
-        with timed_syncs() as spent:
-            started = time.perf_counter()
-            iteration()
-            jt.sync_all(True)
-            walls.append(time.perf_counter() - started)
-        syncs.append(spent["seconds"])
+    wall, sync = median_times(iteration, args.iters, warm_up=2)  # unmarked kernels compile
     memory = jt.get_mem_info()
-    wall, sync = float(np.median(walls)), float(np.median(syncs))
     result = {
         "device": device, "size": args.size, "batch": args.batch, "width": args.width,
         "cuda_convolutions": direct.cuda_path(),

@@ -71,11 +71,12 @@ def our_iteration(size, batch, width, code_dim, loss="r1", penalty_every=1):
     return lambda: training_step(state, real, plan)
 
 
-def measure_ours(iteration, iters):
-    """Per-iteration medians: wall, inside syncs; then one profiled pass for the kernels."""
+def median_times(iteration, iters, warm_up=3):
+    """Medians over `iters` runs of (wall seconds, seconds inside syncs), after warm-up runs
+    that compile every operator shape."""
     from runtime import jt
 
-    for _ in range(3):  # compile every operator shape first
+    for _ in range(warm_up):
         iteration()
     jt.sync_all(True)
     walls, syncs = [], []
@@ -86,11 +87,18 @@ def measure_ours(iteration, iters):
             jt.sync_all(True)
             walls.append(time.perf_counter() - started)
         syncs.append(spent["seconds"])
+    return float(np.median(walls)), float(np.median(syncs))
+
+
+def measure_ours(iteration, iters):
+    """Per-iteration medians: wall, inside syncs; then one profiled pass for the kernels."""
+    from runtime import jt
+
+    wall, sync = median_times(iteration, iters)
     with timed_syncs() as profiled, jt.profile_scope() as report:
         iteration()
         jt.sync_all(True)
     kernels, operators, kernel_seconds = profile_summary(report)
-    wall, sync = float(np.median(walls)), float(np.median(syncs))
     # the profiler slows the kernels it times, so the executor's share is taken from the
     # profiled pass itself: time inside syncs there, less the kernels' own time
     executor_share = max(profiled["seconds"] - kernel_seconds, 0.0) / profiled["seconds"]

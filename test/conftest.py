@@ -46,6 +46,19 @@ def demo_data(tmp_path_factory):
     return root
 
 
+def trained_looking_generator():
+    """A narrow generator whose noise strengths are 1 (they start at 0; a trained model has
+    them), and its state as numpy arrays."""
+    from formats.checkpoints import to_numpy_tree
+    from model import StyledGenerator
+
+    g = StyledGenerator(**NARROW)
+    for name, var in g.state_dict().items():
+        if ".noise" in name:
+            var.update(jt.ones(var.shape))
+    return g, to_numpy_tree(g.state_dict())
+
+
 def data_path(name):
     return os.path.join(DATA, name)
 

@@ -15,23 +15,17 @@ from PIL import Image
 
 import explore
 import generate
-from conftest import NARROW, ROOT
+from conftest import NARROW, ROOT, trained_looking_generator
 from explorer import page
 from explorer.server import MAX_WAITING, HttpError, RenderWorker
-from formats.checkpoints import save_checkpoint, to_numpy_tree
-from model import StyledGenerator
+from formats.checkpoints import save_checkpoint
 from pt_writer import write_pt_zip
-from runtime import jt
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("explore")
-    g = StyledGenerator(**NARROW)
-    for name, var in g.state_dict().items():
-        if ".noise" in name:  # noise strengths start at 0; a trained model has them
-            var.update(jt.ones(var.shape))
-    state = to_numpy_tree(g.state_dict())
+    _, state = trained_looking_generator()
     ours = str(folder / "ours.model")
     save_checkpoint({**state, "meta": {"size": 16, "alpha": 1.0}}, ours)
     rosinality = str(folder / "train_step-3.model")

@@ -7,7 +7,7 @@ from PIL import Image
 import generate
 from formats.checkpoints import load_generator, save_checkpoint, to_numpy_tree
 from imaging import to_uint8_images
-from conftest import NARROW
+from conftest import NARROW, trained_looking_generator
 from model import StyledGenerator
 from cli import UsageError
 from runtime import jt
@@ -18,10 +18,7 @@ import rendering
 @pytest.fixture(scope="module")
 def generator_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ckpt")
-    g = StyledGenerator(**NARROW)
-    for name, var in g.state_dict().items():
-        if ".noise" in name:  # noise strengths start at 0; a trained model has them
-            var.update(jt.ones(var.shape))
+    g, _ = trained_looking_generator()
     g.update_w_avg(jt.array(np.full(NARROW["code_dim"], 0.5, np.float32)), beta=0)
     state = to_numpy_tree(g.state_dict())
     ours = str(folder / "000100.model")
