@@ -8,7 +8,6 @@ import generate
 from formats.checkpoints import load_generator, save_checkpoint, to_numpy_tree
 from imaging import to_uint8_images
 from conftest import NARROW, trained_looking_generator
-from model import StyledGenerator
 from cli import UsageError
 from runtime import jt
 from pt_writer import write_pt_zip
