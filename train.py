@@ -15,6 +15,7 @@ from dataset import MultiResolutionDataset
 from formats.checkpoints import (architecture_of, generator_state, infer_from_rgb_activate,
                                  infer_generator_config, read_checkpoint)
 from model import step_of_size
+from training.augment import parse_policy
 from training.loop import TrainingDiverged, train
 from training.options import training_parser
 from training.randomness import seed_everything
@@ -63,6 +64,14 @@ def validate(args, dataset):
     for name in ("workers", "stddev_group", "zoom"):
         if getattr(args, name) < 0:
             raise UsageError(f"--{name} {getattr(args, name)}: must be 0 or more")
+    if getattr(args, "augment", None):
+        try:
+            parse_policy(args.augment)
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    strength = getattr(args, "augment_strength", 1.0)
+    if not (math.isfinite(strength) and 0 <= strength <= 1):
+        raise UsageError(f"--augment_strength {strength}: must be in [0, 1]")
     if not 0 <= args.ema_decay < 1:
         raise UsageError(f"--ema_decay {args.ema_decay}: must be in [0, 1)")
     if args.batch < jt.world_size:

@@ -54,6 +54,12 @@ def training_parser():
                         help="iterations between checkpoints")
     parser.add_argument("--log_every", type=int, default=10,
                         help="iterations between log lines")
+    parser.add_argument("--augment", nargs="?", const="color,translation,cutout", metavar="POLICY",
+                        help="differentiable augmentation of every image D sees (DiffAugment), "
+                             "against D memorising a small data set; alone = all three of "
+                             "color,translation,cutout")
+    parser.add_argument("--augment_strength", type=float, default=1.0,
+                        help="scales each augmentation (0 = none)")
     parser.add_argument("--workers", type=int, default=2, help="data loading processes")
     parser.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
     parser.add_argument("--colour", choices=("auto", "rgb", "grey"), default="auto",

@@ -2,6 +2,7 @@
 import random
 
 from runtime import jt
+from training.augment import AugmentedDiscriminator, parse_policy
 from training.blocks_in_use import train_only_blocks_in_use
 from training.distributed import rank_share
 from training.ema import track_w_avg, update_ema
@@ -19,12 +20,21 @@ def generator_inputs(generator, plan, code_dim, mixing):
     return (latents if count == 2 else latents[0]), noise
 
 
+def seen_by_discriminator(state):
+    """D as the losses call it: with --augment, every image it sees augmented."""
+    policy = getattr(state.args, "augment", None)
+    if not policy:
+        return state.discriminator
+    return AugmentedDiscriminator(state.discriminator, parse_policy(policy),
+                                  getattr(state.args, "augment_strength", 1.0))
+
+
 def discriminator_step(state, real, plan):
     args = state.args
     latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
     fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
     every = args.penalty_every
-    d_loss, penalty = discriminator_loss(args.loss, state.discriminator, real, fake,
+    d_loss, penalty = discriminator_loss(args.loss, seen_by_discriminator(state), real, fake,
                                          plan.step, plan.alpha, args.r1_gamma,
                                          penalty_scale=0 if state.iteration % every else every)
     state.d_optimizer.step(d_loss)
@@ -35,7 +45,8 @@ def generator_step(state, plan):
     args = state.args
     latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
     fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
-    g_loss = generator_loss(args.loss, state.discriminator(fake, step=plan.step, alpha=plan.alpha))
+    g_loss = generator_loss(args.loss, seen_by_discriminator(state)(fake, step=plan.step,
+                                                                    alpha=plan.alpha))
     state.g_optimizer.step(g_loss)
     track_w_avg(state.generator, latents[0] if isinstance(latents, list) else latents)
     return g_loss
