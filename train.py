@@ -15,6 +15,7 @@ from dataset import MultiResolutionDataset
 from formats.checkpoints import (architecture_of, generator_state, infer_from_rgb_activate,
                                  infer_generator_config, read_checkpoint)
 from model import step_of_size
+from perceptual.inception import inception_weights
 from training.augment import parse_policy
 from training.loop import TrainingDiverged, train
 from training.options import training_parser
@@ -64,6 +65,11 @@ def validate(args, dataset):
     for name in ("workers", "stddev_group", "zoom"):
         if getattr(args, name) < 0:
             raise UsageError(f"--{name} {getattr(args, name)}: must be 0 or more")
+    if getattr(args, "fid_every", 0) < 0 or getattr(args, "fid_samples", 2) < 2:
+        raise UsageError(f"--fid_every {args.fid_every} --fid_samples {args.fid_samples}: "
+                         f"choose 0 or more iterations and 2 or more images")
+    if getattr(args, "fid_every", 0):  # before training, not at the first FID
+        inception_weights()
     if getattr(args, "augment", None):
         try:
             parse_policy(args.augment)

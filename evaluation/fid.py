@@ -33,10 +33,10 @@ def statistics(features):
     return features.mean(0), np.cov(features, rowvar=False)
 
 
-def inception_features(inception, uint8_batches, total, description):
+def inception_features(inception, uint8_batches, total, description, progress=True):
     """2048-d features of NCHW uint8 batches."""
     features = []
-    with jt.no_grad(), tqdm(total=total, desc=description, unit="img",
+    with jt.no_grad(), tqdm(total=total, desc=description, unit="img", disable=not progress,
                             mininterval=progress_interval()) as bar:
         for batch in uint8_batches:
             features.append(inception(jt.array(batch)).numpy().astype(np.float64))
@@ -67,19 +67,44 @@ def real_statistics(inception, dataset, data_root, size, n, batch):
     return mu, sigma, count
 
 
-def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0):
-    from perceptual.inception import InceptionV3
+class GeneratorFid:
+    """FID of generators against one data set, the Inception network and the real
+    statistics loaded once (training computes it every --fid_every iterations)."""
 
+    def __init__(self, data_root, n, batch=16, seed=0, progress=True):
+        from perceptual.inception import InceptionV3
+
+        self.data_root, self.n, self.batch, self.seed = data_root, n, batch, seed
+        self.inception = InceptionV3()
+        self.progress = progress
+        self.real = {}  # resolution -> (mu, sigma, count)
+
+    def real_statistics(self, resolution):
+        if resolution not in self.real:
+            dataset = MultiResolutionDataset(self.data_root, resolution, flip=False)
+            self.real[resolution] = real_statistics(self.inception, dataset, self.data_root,
+                                                    resolution, self.n, self.batch)
+        return self.real[resolution]
+
+    def __call__(self, generator, step, alpha, mean=None, truncation=1.0, rng=None):
+        """(FID, real images used) of n images of the generator at (step, alpha), drawn
+        from rng (none given: RandomState(seed))."""
+        mu_real, sigma_real, real_count = self.real_statistics(4 * 2**step)
+        rng = np.random.RandomState(self.seed) if rng is None else rng
+        render = Renderer(generator, step, alpha, mean, truncation, None, self.batch)
+        fake = inception_features(self.inception, generated_batches(render, self.n, self.batch,
+                                                                    rng),
+                                  self.n, f"generated {4 * 2**step} px", self.progress)
+        return frechet_distance(*statistics(fake), mu_real, sigma_real), real_count
+
+
+def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0):
     generator, checkpoint = load_generator(ckpt)  # a bad file fails before the big nets load
     step, alpha = choose_size(size, checkpoint, ckpt)
     resolution = 4 * 2**step
-    dataset = MultiResolutionDataset(data_root, resolution, flip=False)  # a bad folder too
-    inception = InceptionV3()
-    mu_real, sigma_real, real_count = real_statistics(inception, dataset, data_root, resolution,
-                                                      n, batch)
-    rng = np.random.RandomState(seed)
+    MultiResolutionDataset(data_root, resolution, flip=False)  # a bad folder too
+    measure = GeneratorFid(data_root, n, batch, seed)
+    rng = np.random.RandomState(seed)  # the truncation centre's draws, then the images'
     mean = mean_style(generator, checkpoint, rng) if truncation != 1 else None
-    render = Renderer(generator, step, alpha, mean, truncation, None, batch)
-    fake = inception_features(inception, generated_batches(render, n, batch, rng), n,
-                              f"generated {resolution} px")
-    return frechet_distance(*statistics(fake), mu_real, sigma_real), resolution, real_count
+    value, real_count = measure(generator, step, alpha, mean, truncation, rng)
+    return value, resolution, real_count

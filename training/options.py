@@ -60,6 +60,12 @@ def training_parser():
                              "color,translation,cutout")
     parser.add_argument("--augment_strength", type=float, default=1.0,
                         help="scales each augmentation (0 = none)")
+    parser.add_argument("--fid_every", type=int, default=0,
+                        help="iterations between FIDs of the EMA generator against the training "
+                             "images, in log.jsonl and the plot; 0 = none (needs "
+                             "requirements-metrics.txt)")
+    parser.add_argument("--fid_samples", type=int, default=1000,
+                        help="generated (and at most as many real) images per FID")
     parser.add_argument("--workers", type=int, default=2, help="data loading processes")
     parser.add_argument("--no_flip", action="store_true", help="no random horizontal flips")
     parser.add_argument("--colour", choices=("auto", "rgb", "grey"), default="auto",

@@ -9,6 +9,7 @@ from imaging import save_image_atomically
 PANELS = [("losses", ("d_loss", "g_loss"), ((200, 40, 40), (40, 90, 200))),
           ("penalty", ("penalty",), ((30, 140, 60),)),
           ("img/s", ("img_per_s",), ((120, 60, 160),))]
+FID_PANEL = ("FID of the EMA generator", ("fid",), ((200, 120, 0),))  # with --fid_every
 def value_range(values):
     """The 1st to 99th percentile, widened a little, so one spike does not flatten a curve."""
     finite = values[np.isfinite(values)]
@@ -26,12 +27,14 @@ def tick_label(value):
 
 
 def draw_training_plot(curves, path, width=900, panel_height=200):
-    """Write a PNG with one panel per entry of PANELS; x is the iteration."""
+    """Write a PNG with one panel per entry of PANELS, and one for FID where the log has
+    it; x is the iteration."""
     font = ImageFont.load_default()
     left, right, top_pad, bottom_pad = 70, 20, 24, 26
-    image = Image.new("RGB", (width, panel_height * len(PANELS)), "white")
-    draw = ImageDraw.Draw(image)
     data = curves.columns()
+    panels = PANELS + ([FID_PANEL] if np.isfinite(data["fid"]).any() else [])
+    image = Image.new("RGB", (width, panel_height * len(panels)), "white")
+    draw = ImageDraw.Draw(image)
     x = data["iteration"]
     x_low, x_high = (float(x.min()), float(x.max())) if len(x) else (0.0, 1.0)
     if x_high <= x_low:
@@ -40,7 +43,7 @@ def draw_training_plot(curves, path, width=900, panel_height=200):
     def to_px(value):
         return left + (value - x_low) / (x_high - x_low) * (width - left - right)
 
-    for index, (title, keys, colours) in enumerate(PANELS):
+    for index, (title, keys, colours) in enumerate(panels):
         top = index * panel_height + top_pad
         bottom = (index + 1) * panel_height - bottom_pad
         draw.rectangle([left, top, width - right, bottom], outline=(160, 160, 160))

@@ -29,4 +29,6 @@ def save_samples(state, plan, path):
     render = Renderer(state.g_running, plan.step, plan.alpha, mean=None, psi=1, cutoff=None,
                       batch=N_SAMPLE_COLS)
     zoom = grid_zoom(plan.resolution, getattr(state.args, "zoom", 0))
-    save_image_atomically(image_grid(render(z, noise), N_SAMPLE_COLS, zoom=zoom), path)
+    images = render(z, noise)
+    save_image_atomically(image_grid(images, N_SAMPLE_COLS, zoom=zoom), path)
+    return images

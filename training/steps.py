@@ -29,16 +29,32 @@ def seen_by_discriminator(state):
                                   getattr(state.args, "augment_strength", 1.0))
 
 
+class FirstScores:
+    """D, keeping the scores of its first call: every loss scores the real images first."""
+
+    def __init__(self, discriminator):
+        self.discriminator, self.first = discriminator, None
+
+    def __call__(self, images, step=0, alpha=-1):
+        scores = self.discriminator(images, step=step, alpha=alpha)
+        if self.first is None:
+            self.first = scores
+        return scores
+
+
 def discriminator_step(state, real, plan):
+    """D's update; returns its loss, the penalty and E[sign(D(real))] (ADA's r_t)."""
     args = state.args
     latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
     fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
     every = args.penalty_every
-    d_loss, penalty = discriminator_loss(args.loss, seen_by_discriminator(state), real, fake,
+    seen = FirstScores(seen_by_discriminator(state))
+    d_loss, penalty = discriminator_loss(args.loss, seen, real, fake,
                                          plan.step, plan.alpha, args.r1_gamma,
                                          penalty_scale=0 if state.iteration % every else every)
     state.d_optimizer.step(d_loss)
-    return d_loss, penalty
+    first = seen.first.detach()
+    return d_loss, penalty, ((first > 0).float32() - (first < 0).float32()).mean()
 
 
 def generator_step(state, plan):
@@ -53,9 +69,10 @@ def generator_step(state, plan):
 
 
 def training_step(state, real, plan):
-    """One iteration's learning: D step, G step, EMA, on the blocks this plan runs."""
+    """One iteration's learning: D step, G step, EMA, on the blocks this plan runs. Returns
+    D's and G's losses, the penalty and r_t, all lazy."""
     train_only_blocks_in_use(state, plan)
-    d_loss, penalty = discriminator_step(state, real, plan)
+    d_loss, penalty, real_sign = discriminator_step(state, real, plan)
     g_loss = generator_step(state, plan)
     update_ema(state.ema_pairs, state.args.ema_decay)
-    return d_loss, penalty, g_loss
+    return d_loss, penalty, g_loss, real_sign
