@@ -14,6 +14,7 @@
     python benchmark.py concurrent [--seconds 40]   # two Jittor jobs on the same cores
     python benchmark.py profile --size 64 --device cuda --out profile.json
     python benchmark.py explore [--sizes 16 32 128]   # explore.py: request to image
+    python benchmark.py digits_fid checkpoint/last.model [--count 1000]   # against MNIST test digits
 """
 import argparse
 import os
@@ -98,6 +99,11 @@ def parse_args(argv=None):
     explorer.add_argument("--code_dim", type=int, default=512, help="size of z and w")
     explorer.add_argument("--requests", type=int, default=20, help="timed requests per size")
     device(explorer)
+    digits_fid = command("digits_fid", "FID at 32 px against held-out MNIST test digits, with "
+                                       "the real floor")
+    digits_fid.add_argument("ckpt", nargs="*", help="32 px demo checkpoints")
+    digits_fid.add_argument("--count", type=int, default=1000, help="images on each side")
+    device(digits_fid)
     halves = command("fid_halves", "FID between two halves of a real image set (the floor)")
     halves.add_argument("data", help="data root")
     halves.add_argument("--size", type=int, default=32, help="resolution")
@@ -152,6 +158,7 @@ def main(argv=None):
      "projection": ours.bench_projection, "versus_jittor": peers.bench_versus_jittor,
      "versus_pytorch": peers.bench_versus_pytorch, "overhead": overhead.bench_overhead,
      "profile": kernel_profile.bench_profile, "explore": ours.bench_explore,
+     "digits_fid": ours.bench_digits_fid,
      "concurrent": concurrency.bench_concurrent}[args.what](args)
 
 

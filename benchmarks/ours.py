@@ -298,3 +298,39 @@ def bench_explore(args):
             server.server_close()
     finally:
         shutil.rmtree(workdir)
+
+
+def bench_digits_fid(args):
+    """FID at 32 px against held-out MNIST test digits (never trained on): the real floor
+    (the first --count training digits against --count test digits) and each checkpoint's
+    EMA generator (--count samples)."""
+    from evaluation import fid
+    from formats.checkpoints import load_generator
+    from imaging.mnist import read_mnist
+    from perceptual.inception import InceptionV3
+    from rendering import Renderer, choose_size, generated_batches
+    from runtime import select_device
+
+    select_device(args.device)
+    inception = InceptionV3()
+
+    def digit_batches(split):
+        digits = np.pad(read_mnist(split)[:args.count], ((0, 0), (2, 2), (2, 2)))
+        rgb = np.repeat(digits[:, None], 3, 1)  # NCHW uint8, the demo's 32 px layout
+        return (rgb[start:start + 50] for start in range(0, len(rgb), 50))
+
+    test = fid.statistics(fid.inception_features(inception, digit_batches("t10k"), args.count,
+                                                 "test digits", progress=False))
+    train = fid.statistics(fid.inception_features(inception, digit_batches("train"), args.count,
+                                                  "training digits", progress=False))
+    print(f"floor: {args.count} training digits against {args.count} test digits at 32 px: "
+          f"FID {fid.frechet_distance(*train, *test):.2f}", flush=True)
+    for path in args.ckpt:
+        generator, checkpoint = load_generator(path)
+        step, alpha = choose_size(32, checkpoint, path)
+        render = Renderer(generator, step, alpha, None, 1.0, None, 16)
+        generated = fid.statistics(fid.inception_features(
+            inception, generated_batches(render, args.count, 16, np.random.RandomState(0)),
+            args.count, "generated", progress=False))
+        print(f"{path}: FID {fid.frechet_distance(*generated, *test):.2f} against the test "
+              f"digits ({args.count} samples)", flush=True)

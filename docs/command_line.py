@@ -29,7 +29,7 @@ SCRIPTS = [
     ("benchmark", "parse_args", ["resize", "train", "generate", "inception", "fid_halves",
                                  "official", "official_load", "projection", "cuda_compile",
                                  "versus_jittor", "versus_pytorch", "overhead", "concurrent",
-                                 "profile", "explore"]),
+                                 "profile", "explore", "digits_fid"]),
 ]
 
 
