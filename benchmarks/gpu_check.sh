@@ -6,10 +6,11 @@
 #   bash benchmarks/gpu_check.sh run OUT        on a bare CUDA 13 machine (Python 3.12 with
 #                                               PyTorch cu130, no registry; .gpu/ carried):
 #                                               everything it measures goes to OUT
-# run: install, Jittor's CUDA build, the parity tests on CUDA, one iteration at 64 px profiled
-# on both convolution paths (kernel time by kind, graph building against executing, memory),
-# then versus_pytorch at 32, 64 and 128 px for both paths. Each step has its own time limit so
-# that the whole stays within 8 minutes; a step that runs out says so in OUT/log.txt.
+# run: install, Jittor's CUDA build, the parity tests on CUDA, then for each convolution path
+# one iteration at 64 px profiled (kernel time by kind, graph building against executing,
+# memory) and versus_pytorch at 32, 64 and 128 px. Each step has its own time limit (together
+# under 10 minutes, the device's limit per command); a step that runs out says so in
+# OUT/log.txt and the next one starts.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PEERS=../shared/reference/peers
@@ -43,7 +44,7 @@ run() {
     TORCH_PYTHON=$(command -v python3)
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader >> "$OUT/log.txt"
     # Jittor wants numpy < 2 beside PyTorch's numpy 2: its own target folder
-    step 120 install python3 -m pip install -q --no-index --no-deps --no-build-isolation \
+    step 60 install python3 -m pip install -q --no-index --no-deps --no-build-isolation \
         --target /tmp/site .gpu/wheels/*
     export PYTHONPATH=/tmp/site
     export STYLEGAN_CUDA_LIBS
@@ -51,17 +52,16 @@ run() {
         "import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))")
     nvidia-smi --query-gpu=memory.used --format=csv,noheader -lms 500 > "$OUT/gpu_memory.csv" &
     local sampler=$!
-    step 150 "jittor CUDA build" python3 -c "import runtime; runtime.select_device('cuda')"
-    step 120 "parity tests on CUDA" python3 -m pytest -q --device cuda test/test_parity.py \
+    # the most telling first: each step's limit keeps the whole under 10 minutes
+    step 180 "jittor CUDA build" python3 -c "import runtime; runtime.select_device('cuda')"
+    step 75 "parity tests on CUDA" python3 -m pytest -q --device cuda test/test_parity.py \
         test/test_official.py
     for path in cudnn jittor; do
-        step 75 "profile 64 px, $path" env STYLEGAN_CUDA_CONV=$path python3 benchmark.py profile \
-            --size 64 --device cuda --out "$OUT/profile_64px_$path.json"
-    done
-    for path in cudnn jittor; do
-        step 90 "versus_pytorch, $path" env STYLEGAN_CUDA_CONV=$path python3 benchmark.py \
+        step 45 "profile 64 px, $path" env STYLEGAN_CUDA_CONV=$path python3 benchmark.py profile \
+            --size 64 --device cuda --iters 3 --out "$OUT/profile_64px_$path.json"
+        step 95 "versus_pytorch, $path" env STYLEGAN_CUDA_CONV=$path python3 benchmark.py \
             versus_pytorch --peer .gpu/peers/rosinality_step.py --python "$TORCH_PYTHON" \
-            --sizes 32 64 128 --iters 10
+            --sizes 32 64 128 --iters 5
     done
     kill $sampler
     grep -h "x\b\|img/s" "$OUT/log.txt" | tail -20
