@@ -35,6 +35,13 @@ def parse_args(argv=None):
     def device(parser_, default="auto"):
         parser_.add_argument("--device", default=default, help="auto, cpu or cuda")
 
+    def model_size(parser_, size, batch, iters, width_help="model width"):
+        parser_.add_argument("--size", type=int, default=size, help="resolution")
+        parser_.add_argument("--batch", type=int, default=batch, help="batch size")
+        parser_.add_argument("--width", type=int, default=512, help=width_help)
+        parser_.add_argument("--code_dim", type=int, default=512, help="size of z and w")
+        parser_.add_argument("--iters", type=int, default=iters, help="timed iterations")
+
     resize_parser = command("resize", "resize.py's speed on photo-like 128 px JPEG sources")
     resize_parser.add_argument("--count", type=int, default=3000, help="source images")
     resize_parser.add_argument("--workers", type=int, help="processes; none given = all cores")
@@ -69,11 +76,7 @@ def parse_args(argv=None):
     host.add_argument("--peer", help="rosinality_step.py (../shared/reference/peers/); "
                                      "none given = ours only")
     host.add_argument("--python", help="a Python that has PyTorch; none given = this one")
-    host.add_argument("--size", type=int, default=8, help="resolution (rosinality mixes from 8)")
-    host.add_argument("--batch", type=int, default=2, help="batch size")
-    host.add_argument("--width", type=int, default=512, help="ours; the peer's is full")
-    host.add_argument("--code_dim", type=int, default=512, help="size of z and w")
-    host.add_argument("--iters", type=int, default=20, help="timed iterations")
+    model_size(host, 8, 2, 20, "ours; the peer's is full (rosinality mixes from 8 px)")
     concurrent = command("concurrent", "two Jittor training jobs on the same cores: each "
                                        "alone, then both at once")
     concurrent.add_argument("--seconds", type=float, default=40, help="timed run of each job")
@@ -81,15 +84,11 @@ def parse_args(argv=None):
     concurrent.add_argument("--width", type=int, default=32, help="model width")
     concurrent.add_argument("--batch", type=int, default=32, help="batch size")
     concurrent.add_argument("--wait_policy", nargs="+", default=["all"],
-                            help="OpenMP settings of both jobs: ours (runtime.py's), "
-                                 "'libgomp default', passive, 'spin N' (N spins before sleeping), or all")
+                            help="OpenMP settings of both jobs: ours (runtime.py's), 'libgomp "
+                                 "default', passive, 'spin N' (N spins before sleeping), or all")
     kernels = command("profile", "one full-width iteration: kernel time by kind, graph "
                                  "building against executing, memory (JSON)")
-    kernels.add_argument("--size", type=int, default=64, help="resolution")
-    kernels.add_argument("--batch", type=int, default=32, help="batch size")
-    kernels.add_argument("--width", type=int, default=512, help="model width")
-    kernels.add_argument("--code_dim", type=int, default=512, help="size of z and w")
-    kernels.add_argument("--iters", type=int, default=5, help="timed iterations")
+    model_size(kernels, 64, 32, 5)
     kernels.add_argument("--out", help="also write the JSON here")
     device(kernels)
     explorer = command("explore", "explore.py's time from request to image, full width")
@@ -129,11 +128,7 @@ def parse_args(argv=None):
             ("generate", 128, "batched generation with the generator"),
             ("inception", 32, "FID feature extraction (resize to 299 px, Inception-v3)")):
         model_parser = command(name, description)
-        model_parser.add_argument("--size", type=int, default=default_size, help="resolution")
-        model_parser.add_argument("--batch", type=int, default=8, help="batch size")
-        model_parser.add_argument("--width", type=int, default=512, help="model width")
-        model_parser.add_argument("--code_dim", type=int, default=512, help="size of z and w")
-        model_parser.add_argument("--iters", type=int, default=5, help="timed iterations")
+        model_size(model_parser, default_size, 8, 5)
         model_parser.add_argument("--loss", default="r1", help="train.py's --loss")
         device(model_parser)
     sub.choices["train"].add_argument("--precision", default="auto",
