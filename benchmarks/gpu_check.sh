@@ -48,8 +48,9 @@ run() {
         --target /tmp/site .gpu/wheels/*
     export PYTHONPATH=/tmp/site
     export STYLEGAN_CUDA_LIBS
-    STYLEGAN_CUDA_LIBS=$(env -u PYTHONPATH python3 -c \
-        "import os, torch; print(os.path.dirname(os.path.dirname(torch.__file__)))")
+    # the site-packages holding pip's nvidia/ libraries (PyTorch's cu130 ones), found by path
+    STYLEGAN_CUDA_LIBS=$(env -u PYTHONPATH python3 -c "import os, site; print(next(p for p in
+        site.getsitepackages() if os.path.isdir(os.path.join(p, 'nvidia'))))")
     nvidia-smi --query-gpu=memory.used --format=csv,noheader -lms 500 > "$OUT/gpu_memory.csv" &
     local sampler=$!
     # the most telling first: each step's limit keeps the whole under 10 minutes
