@@ -20,7 +20,7 @@ from editing.directions import (digit_direction, edit_strip, mean_difference_dir
                                 read_labels)
 from formats.checkpoints import load_generator
 from imaging import image_grid, save_image_atomically
-from rendering import ProjectedLatents, choose_size
+from rendering import ProjectedLatents, choose_size, read_direction
 
 
 def parse_args(argv=None):
@@ -80,13 +80,7 @@ def find_direction(args):
 
 def apply_direction(args):
     generator, checkpoint = load_generator(args.ckpt)
-    try:
-        direction = np.load(args.direction).astype(np.float32)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"{args.direction}: not a direction file ({error})") from None
-    if direction.shape != (generator.w_avg.shape[0],):
-        raise UsageError(f"{args.direction}: holds shape {direction.shape}, not a w direction "
-                         f"of size {generator.w_avg.shape[0]}")
+    direction = read_direction(args.direction, generator.w_avg.shape[0])
     latents = ProjectedLatents(args.latents, generator.w_avg.shape[0])
     step, alpha = choose_size(latents.size, checkpoint, args.ckpt)
     strip = edit_strip(generator, latents, direction, args.strengths, step, alpha)

@@ -11,7 +11,8 @@ import sys
 
 from cli import DescriptionAndDefaults, UsageError, add_runtime_args, run_cli
 from runtime import select_device
-from explorer import Explorer, ModelView, new_token, read_direction, serve
+from rendering import read_direction
+from explorer import Explorer, ModelView, new_token, serve
 from explorer.server import LOOPBACK
 
 

@@ -14,6 +14,7 @@ grad() is never used (cuDNN's reads NCHW shapes as NHWC).
 import os
 
 import onednn
+from cli import UsageError
 from runtime import jt
 
 CUDA_PATHS = ("jittor", "cudnn")
@@ -21,6 +22,7 @@ DEFAULT_CUDA_PATH = "jittor"  # until GPU figures say otherwise (docs/gpu.md)
 
 PRECISIONS = ("float32", "bfloat16")
 _precision = "float32"
+_cuda_path = None
 
 
 def set_precision(precision):
@@ -37,13 +39,21 @@ def precision():
     return _precision
 
 
-def cuda_path():
+def read_cuda_path():
     """How convolutions run on CUDA: $STYLEGAN_CUDA_CONV, "cudnn" (the functions below on
     cuDNN) or "jittor" (nn.conv2d and Jittor's conv tuner)."""
     path = os.environ.get("STYLEGAN_CUDA_CONV", DEFAULT_CUDA_PATH)
     if path not in CUDA_PATHS:
-        raise ValueError(f"STYLEGAN_CUDA_CONV={path}: choose {' or '.join(CUDA_PATHS)}")
+        raise UsageError(f"STYLEGAN_CUDA_CONV={path}: choose {' or '.join(CUDA_PATHS)}")
     return path
+
+
+def cuda_path():
+    """read_cuda_path(), read once: every convolution asks."""
+    global _cuda_path
+    if _cuda_path is None:
+        _cuda_path = read_cuda_path()
+    return _cuda_path
 
 
 def available():

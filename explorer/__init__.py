@@ -2,6 +2,6 @@
 truncation, style mixing, noise, interpolation and latent directions (standard library only,
 offline, safe to leave running on a shared machine)."""
 from explorer.server import Explorer, new_token, serve
-from explorer.views import ModelView, read_direction
+from explorer.views import ModelView
 
-__all__ = ["Explorer", "ModelView", "new_token", "read_direction", "serve"]
+__all__ = ["Explorer", "ModelView", "new_token", "serve"]

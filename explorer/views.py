@@ -9,7 +9,6 @@ from collections import OrderedDict
 import numpy as np
 from PIL import Image
 
-from cli import UsageError
 from formats.checkpoints import load_generator
 from imaging import to_uint8_images
 from rendering import choose_size, make_noise, mean_style, render_layers, stored_noise
@@ -25,17 +24,6 @@ def block_presets(blocks):
     return {"coarse": [b for b in (0, 1) if b < blocks],
             "middle": [b for b in (2, 3) if b < blocks],
             "fine": list(range(4, blocks))}
-
-
-def read_direction(path, code_dim):
-    try:
-        direction = np.load(path).astype(np.float32)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"--directions {path}: not a direction file of edit.py ({error})") from None
-    if direction.shape != (code_dim,):
-        raise UsageError(f"--directions {path}: holds shape {direction.shape}, not a w "
-                         f"direction of size {code_dim}")
-    return direction
 
 
 class ModelView:

@@ -122,6 +122,18 @@ class ProjectedLatents:
         return [np.concatenate(maps) for maps in zip(*self.noise)]
 
 
+def read_direction(path, code_dim):
+    """A w direction written by `edit.py direction`, checked against the model's w size."""
+    try:
+        direction = np.load(path).astype(np.float32)
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path}: not a direction file ({error})") from None
+    if direction.shape != (code_dim,):
+        raise UsageError(f"{path}: holds shape {direction.shape}, not a w direction "
+                         f"of size {code_dim}")
+    return direction
+
+
 def render_layers(generator, layer_w, noise, step, alpha, batch):
     """Images from per-layer w (N, layers, D): no mapping network, no truncation."""
     images = []

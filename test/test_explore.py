@@ -99,10 +99,19 @@ def test_mixing_with_no_blocks_is_a_and_with_all_blocks_is_b(server):
     assert image(server, "seed=3&mix=5&lerp=0.5") not in (a, b)
 
 
-def test_direction_strength_zero_is_the_base_image(server):
+def test_direction_strength_zero_is_the_base_image(server, files):
     base = image(server, "seed=2")
     assert image(server, "seed=2&d0=0") == base
     assert image(server, "seed=2&d0=3") != base
+    # strength s adds s times the direction to every layer's w
+    direction = np.load(files["direction"])
+
+    def latent(query):
+        with np.load(io.BytesIO(request(server, "/api/latent?" + query)[2])) as saved:
+            return saved["latent"]
+
+    moved = latent("seed=2&d0=3") - latent("seed=2")
+    np.testing.assert_allclose(moved, np.broadcast_to(3 * direction, moved.shape), atol=1e-5)
 
 
 def test_noise_off_random_and_seeded(server):

@@ -107,13 +107,12 @@ def test_the_page_in_chromium(site, browser, tmp_path):
           slider.value = String(-1 + 0.1 * i);
           slider.dispatchEvent(new Event('input'));
         }""")
-    last = round(-1 + 0.1 * 19, 2)
     WebDriverWait(driver, 60).until(
         lambda d: "psi=0.9" in d.find_element(By.ID, "image").get_attribute("src"))
     wait_for_image(driver, src)
     time.sleep(1)  # any stale answer would arrive by now
     src = driver.find_element(By.ID, "image").get_attribute("src")
-    assert "psi=0.9" in src and last == 0.9
+    assert "psi=0.9" in src
     expected = urllib.request.urlopen(site + "/api/render?seed=3&psi=0.9&blocks=0,1").read()
     assert shown_bytes(driver) == expected, src
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import model
+from cli import UsageError
 from conftest import NARROW, data_path, max_diff, randn
 from runtime import jt
 import convolution
@@ -204,12 +205,12 @@ def test_direct_convolutions_every_order_match_jittors_graph(layer, size, wiring
 
 def test_cuda_convolution_path_switch(monkeypatch):
     monkeypatch.setenv("STYLEGAN_CUDA_CONV", "cudnn")
-    assert direct.cuda_path() == "cudnn"
+    assert direct.read_cuda_path() == "cudnn"
     monkeypatch.setenv("STYLEGAN_CUDA_CONV", "jittor")
-    assert direct.cuda_path() == "jittor"
+    assert direct.read_cuda_path() == "jittor"
     monkeypatch.setenv("STYLEGAN_CUDA_CONV", "cublas")
-    with pytest.raises(ValueError, match="STYLEGAN_CUDA_CONV=cublas: choose jittor or cudnn"):
-        direct.cuda_path()
+    with pytest.raises(UsageError, match="STYLEGAN_CUDA_CONV=cublas: choose jittor or cudnn"):
+        direct.read_cuda_path()
 
 
 def test_minibatch_stddev_value_and_gradient():

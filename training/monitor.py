@@ -13,6 +13,8 @@ data, divergence. Each kind warns once per resolution, on screen and in the log.
 """
 import numpy as np
 
+from evaluation.fid import real_batches
+
 COLLAPSE_RATIO = 0.35
 OVERFIT_RT = 0.9
 DIVERGENCE_FACTOR = 100
@@ -32,9 +34,7 @@ def variety(images):
 def real_images(dataset, resolution, count=REAL_SAMPLES):
     """The first `count` training images at this size, NCHW in [-1, 1]."""
     count = min(count, len(dataset.source.files(resolution)))
-    images = np.stack([np.asarray(dataset.source.load(resolution, i), np.float32)
-                       for i in range(count)])
-    return images.transpose(0, 3, 1, 2) / 127.5 - 1
+    return next(real_batches(dataset, resolution, count, count)).astype(np.float32) / 127.5 - 1
 
 
 class TrainingMonitor:
