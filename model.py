@@ -304,18 +304,25 @@ class Generator(nn.Module):
         return grey_image(rgb) if self.grey else rgb
 
 
-def crossover_styles(styles, step, mixing_range=(-1, -1)):
-    """Which latent's w drives each block: one per block, as in both projects.
+def crossover_styles(styles, step, mixing_range=(-1, -1), crossover="block"):
+    """Which latent's w drives each AdaIN layer (two per block).
 
     With a mixing_range (a, b), blocks a..b take styles[1] and the rest styles[0].
-    Otherwise the switch points between consecutive styles are drawn at random among
-    the blocks below `step` (random mixing regularisation); at step 0 there is none.
+    Otherwise, for random mixing regularisation, the switch points between consecutive
+    styles are drawn at random: with crossover "block" (rosinality) among the blocks below
+    `step`, so that whole blocks switch and at step 0 there is none; with "layer" (official,
+    two styles) among the layers in use, 1 .. 2 * (step + 1) - 1, so that a block's two
+    layers may take different styles, at 4 px too.
     """
     if tuple(mixing_range) != (-1, -1):
         low, high = mixing_range
-        return [styles[1] if low <= block <= high else styles[0] for block in range(N_BLOCKS)]
+        return [styles[1] if low <= layer // 2 <= high else styles[0]
+                for layer in range(2 * N_BLOCKS)]
+    if crossover == "layer" and len(styles) == 2:
+        cutoff = random.randrange(1, 2 * (step + 1))
+        return [styles[layer >= cutoff] for layer in range(2 * N_BLOCKS)]
     switches = sorted(random.sample(range(step), min(len(styles) - 1, step)))
-    return [styles[sum(block > s for s in switches)] for block in range(N_BLOCKS)]
+    return [styles[sum(layer // 2 > s for s in switches)] for layer in range(2 * N_BLOCKS)]
 
 
 class StyledGenerator(nn.Module):
@@ -339,19 +346,18 @@ class StyledGenerator(nn.Module):
         return [self.style] + self.generator.modules_in_use(step, alpha)
 
     def execute(self, input, noise=None, step=0, alpha=-1, mean_style=None, style_weight=0,
-                mixing_range=(-1, -1), truncation_cutoff=None):
+                mixing_range=(-1, -1), truncation_cutoff=None, crossover="block"):
         latents = list(input) if isinstance(input, (list, tuple)) else [input]
         styles = [self.style(z) for z in latents]
         return self.synthesize(styles, noise, step, alpha, mean_style, style_weight,
-                               mixing_range, truncation_cutoff)
+                               mixing_range, truncation_cutoff, crossover)
 
     def synthesize(self, styles, noise=None, step=0, alpha=-1, mean_style=None, style_weight=0,
-                   mixing_range=(-1, -1), truncation_cutoff=None):
+                   mixing_range=(-1, -1), truncation_cutoff=None, crossover="block"):
         """Images from w vectors (one per latent, as mixed by crossover_styles)."""
         if noise is None:
             noise = self.make_noise(styles[0].shape[0], step)
-        block_styles = crossover_styles(styles, step, mixing_range)
-        layer_styles = [style for style in block_styles for _ in range(2)]
+        layer_styles = crossover_styles(styles, step, mixing_range, crossover)
         if mean_style is not None:
             layer_styles = truncate(layer_styles, mean_style, style_weight, truncation_cutoff)
         return self.generator(layer_styles, noise, step, alpha)

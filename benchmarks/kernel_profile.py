@@ -41,7 +41,7 @@ def marked_updates():
     from runtime import jt
     from training import ema, optimizers, steps
 
-    apply_gradients, update_ema = optimizers.MomentumFreeAdam.apply_gradients, ema.update_ema
+    apply_gradients, update_ema = optimizers.PerParameterAdam.apply_gradients, ema.update_ema
 
     def marked_apply(self):
         jt.sync([g for group in self.param_groups for g in group["grads"]])
@@ -54,11 +54,11 @@ def marked_updates():
         with jt.profile_mark("ema"):
             update_ema(pairs, *args, **kwargs)
 
-    optimizers.MomentumFreeAdam.apply_gradients, steps.update_ema = marked_apply, marked_ema
+    optimizers.PerParameterAdam.apply_gradients, steps.update_ema = marked_apply, marked_ema
     try:
         yield
     finally:
-        optimizers.MomentumFreeAdam.apply_gradients, steps.update_ema = apply_gradients, update_ema
+        optimizers.PerParameterAdam.apply_gradients, steps.update_ema = apply_gradients, update_ema
 
 
 def bench_profile(args):

@@ -12,14 +12,14 @@ from jittor import nn
 
 from convolution import direct
 from convolution.blur import blur, blur_by_slices, blur_kernel
-from convolution.direct import PRECISIONS, precision, set_precision
+from convolution.direct import PRECISIONS, precision, precision_set_to, set_precision
 from convolution.resampling import (average_kernel_shifts, avg_pool2, upsample_conv_kernel,
                                     upsample_nearest)
 
 __all__ = ["PRECISIONS", "average_kernel_shifts", "avg_pool2", "bf16_available", "blur",
            "blur_by_slices", "blur_kernel", "conv2d", "conv2d_pooled", "conv2d_upsampled",
-           "conv_transpose2d", "direct_available", "precision", "set_precision",
-           "upsample_nearest"]
+           "conv_transpose2d", "direct_available", "precision", "precision_set_to",
+           "set_precision", "upsample_nearest"]
 
 
 def direct_available():

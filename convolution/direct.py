@@ -11,6 +11,7 @@ differentiate the discriminator twice) stays on the library. The library operato
 grad() is never used (cuDNN's reads NCHW shapes as NHWC).
 `layout` is the weight's: "oihw", or "iohw" for a kernel stored input-major.
 """
+import contextlib
 import os
 
 import onednn
@@ -37,6 +38,17 @@ def set_precision(precision):
 
 def precision():
     return _precision
+
+
+@contextlib.contextmanager
+def precision_set_to(value):
+    """Run a block at another precision (training's FID: float32, as metrics.py)."""
+    previous = _precision
+    set_precision(value)
+    try:
+        yield
+    finally:
+        set_precision(previous)
 
 
 def read_cuda_path():

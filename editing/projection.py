@@ -32,12 +32,13 @@ def latent_noise_scale(t, latent_std):
 
 def noise_regularisation(noise_maps):
     """Squared autocorrelation of each noise map with itself shifted by one pixel, at every
-    scale down to 8 px: keeps the maps from carrying the image's content."""
+    scale down to 8 px: keeps the maps from carrying the image's content. Per image, then
+    summed: each image's term is what it would be alone (a batch mean would couple them)."""
     loss = 0
     for noise in noise_maps:
         while True:
-            loss = loss + (noise * noise.roll(1, 3)).mean() ** 2 \
-                + (noise * noise.roll(1, 2)).mean() ** 2
+            loss = loss + ((noise * noise.roll(1, 3)).mean([1, 2, 3]) ** 2).sum() \
+                + ((noise * noise.roll(1, 2)).mean([1, 2, 3]) ** 2).sum()
             if noise.shape[2] <= 8:
                 break
             noise = avg_pool2(noise)
@@ -45,8 +46,9 @@ def noise_regularisation(noise_maps):
 
 
 def normalised(noise):
-    centred = noise - noise.mean()
-    return centred / jt.sqrt((centred * centred).mean())
+    """Each image's map to zero mean and unit variance (its own statistics only)."""
+    centred = noise - noise.mean([1, 2, 3], keepdims=True)
+    return centred / jt.sqrt((centred * centred).mean([1, 2, 3], keepdims=True))
 
 
 def lpips_input(images):
@@ -115,8 +117,9 @@ def project(generator, targets, step, alpha, lpips, space="w", steps=1000, lr=0.
             generator, np.concatenate([targets, targets]), step, alpha, lpips, space, steps, lr,
             noise_regularize, mse, seed, progress, doubled)
         return reconstructions[:1], projection.first()
+    # every image draws the same random numbers whatever else is in the batch (its noise
+    # maps' start, the latent's noise each step): each is fitted as it would be alone
     rng = np.random.RandomState(seed)
-    jt.set_seed(seed)
     mean, latent_std = w_statistics(generator, rng)
     if generator.w_avg.abs().sum().item() > 0:
         mean = generator.w_avg.numpy()
@@ -124,7 +127,10 @@ def project(generator, targets, step, alpha, lpips, space="w", steps=1000, lr=0.
     start = np.tile(mean, (count, 1) if space == "w" else (count, n_layers, 1))
     latent = jt.array(start.astype(np.float32))
     if fixed_noise is None:
-        noise = [jt.array(maps.numpy()) for maps in generator.make_noise(count, step)]
+        per_block = 2 if generator.generator.noise_per_layer else 1
+        noise = [jt.array(np.repeat(rng.randn(1, 1, 4 * 2**block, 4 * 2**block), count, 0)
+                          .astype(np.float32))
+                 for block in range(step + 1) for _ in range(per_block)]
         fitted = [latent] + noise
     else:
         noise = [jt.array(maps).stop_grad() for maps in fixed_noise]
@@ -138,7 +144,8 @@ def project(generator, targets, step, alpha, lpips, space="w", steps=1000, lr=0.
     for i in bar:
         t = i / steps
         optimizer.lr = learning_rate(t, lr)
-        shaken = latent + jt.randn(latent.shape) * latent_noise_scale(t, latent_std)
+        shake = rng.randn(1, *latent.shape[1:]) * latent_noise_scale(t, latent_std)
+        shaken = latent + jt.array(np.repeat(shake, count, 0).astype(np.float32))
         image = generator.generator(layer_styles(shaken, space, n_layers), noise, step, alpha)
         distance = lpips.distance_between(lpips.normalised_taps(lpips_input(image)), target_taps)
         loss = distance.sum()

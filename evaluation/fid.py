@@ -6,6 +6,7 @@ import numpy as np
 from tqdm import tqdm
 
 from cli import progress_interval
+from convolution import precision_set_to
 from runtime import jt
 from dataset import MultiResolutionDataset
 from formats.checkpoints import load_generator
@@ -44,37 +45,59 @@ def inception_features(inception, uint8_batches, total, description, progress=Tr
     return np.concatenate(features)
 
 
-def real_batches(dataset, size, count, batch):
+REAL_ORDER_SEED = 0  # one fixed draw of the real images, shared by every FID of a data set
+
+
+def real_draw(available, count, mirror, seed=REAL_ORDER_SEED):
+    """Which real images an FID uses, and which of them mirrored: `count` indices from
+    seeded shuffles of the whole set, one after another when count exceeds it (as the
+    official metric reads its shuffled, repeating dataset), never the first files in sorted
+    order (a folder sorted by class would give a biased subset). With mirror, a seeded half
+    of them flipped left-right, as the official metric does for runs trained with flips."""
+    rng = np.random.RandomState(seed)
+    rounds = -(-count // available)
+    indices = np.concatenate([rng.permutation(available) for _ in range(rounds)])[:count]
+    flips = rng.rand(count) < 0.5 if mirror else np.zeros(count, bool)
+    return indices, flips
+
+
+def real_batches(dataset, size, count, batch, mirror=False):
+    """NCHW uint8 batches of `count` real images as real_draw chooses them."""
+    indices, flips = real_draw(len(dataset.source.files(size)), count, mirror)
     for start in range(0, count, batch):
-        images = [np.asarray(dataset.source.load(size, i))
-                  for i in range(start, min(start + batch, count))]
+        images = [np.asarray(dataset.source.load(size, int(i)))
+                  for i in indices[start:start + batch]]
+        images = [image[:, ::-1] if flip else image
+                  for image, flip in zip(images, flips[start:start + batch])]
         yield np.stack(images).transpose(0, 3, 1, 2)
 
 
-def real_statistics(inception, dataset, data_root, size, n, batch):
-    """Mean and covariance of real features, cached beside the data per size and count."""
+def real_statistics(inception, dataset, data_root, size, n, batch, mirror=False):
+    """Mean and covariance of the features of n real images (real_draw), cached beside the
+    data per size, count and mirroring."""
     available = len(dataset.source.files(size))
-    count = min(n, available)
-    cache = os.path.join(data_root, f"fid_stats_{size}px_{count}.npz")
+    kind = "mirrored" if mirror else "plain"
+    cache = os.path.join(data_root, f"fid_stats_{size}px_{n}_shuffled_{kind}.npz")
     if os.path.exists(cache):
         stored = np.load(cache)
         if int(stored["available"]) == available:
-            return stored["mu"], stored["sigma"], count
-    features = inception_features(inception, real_batches(dataset, size, count, batch), count,
+            return stored["mu"], stored["sigma"], n
+    features = inception_features(inception, real_batches(dataset, size, n, batch, mirror), n,
                                   f"real {size} px")
     mu, sigma = statistics(features)
     np.savez(cache, mu=mu, sigma=sigma, available=available)
-    return mu, sigma, count
+    return mu, sigma, n
 
 
 class GeneratorFid:
     """FID of generators against one data set, the Inception network and the real
     statistics loaded once (training computes it every --fid_every iterations)."""
 
-    def __init__(self, data_root, n, batch=16, seed=0, progress=True):
+    def __init__(self, data_root, n, batch=16, seed=0, progress=True, mirror=False):
         from perceptual.inception import InceptionV3
 
         self.data_root, self.n, self.batch, self.seed = data_root, n, batch, seed
+        self.mirror = mirror
         self.inception = InceptionV3()
         self.progress = progress
         self.real = {}  # resolution -> (mu, sigma, count)
@@ -83,12 +106,17 @@ class GeneratorFid:
         if resolution not in self.real:
             dataset = MultiResolutionDataset(self.data_root, resolution, flip=False)
             self.real[resolution] = real_statistics(self.inception, dataset, self.data_root,
-                                                    resolution, self.n, self.batch)
+                                                    resolution, self.n, self.batch, self.mirror)
         return self.real[resolution]
 
     def __call__(self, generator, step, alpha, mean=None, truncation=1.0, rng=None):
         """(FID, real images used) of n images of the generator at (step, alpha), drawn
-        from rng (none given: RandomState(seed))."""
+        from rng (none given: RandomState(seed)). Always in float32: training on AMX runs
+        its convolutions in bfloat16, and its FIDs must equal metrics.py's."""
+        with precision_set_to("float32"):
+            return self.measure(generator, step, alpha, mean, truncation, rng)
+
+    def measure(self, generator, step, alpha, mean, truncation, rng):
         mu_real, sigma_real, real_count = self.real_statistics(4 * 2**step)
         rng = np.random.RandomState(self.seed) if rng is None else rng
         render = Renderer(generator, step, alpha, mean, truncation, None, self.batch)
@@ -98,12 +126,20 @@ class GeneratorFid:
         return frechet_distance(*statistics(fake), mu_real, sigma_real), real_count
 
 
-def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0):
+def trained_with_flips(checkpoint):
+    """Whether the run mirrored its reals, as our files record it (others: not known, False)."""
+    return bool((checkpoint.get("meta") or {}).get("flipped", False))
+
+
+def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0,
+                mirror="auto"):
+    """mirror: "auto" (as the checkpoint records its training), "on" or "off"."""
     generator, checkpoint = load_generator(ckpt)  # a bad file fails before the big nets load
     step, alpha = choose_size(size, checkpoint, ckpt)
     resolution = 4 * 2**step
     MultiResolutionDataset(data_root, resolution, flip=False)  # a bad folder too
-    measure = GeneratorFid(data_root, n, batch, seed)
+    mirrored = trained_with_flips(checkpoint) if mirror == "auto" else mirror == "on"
+    measure = GeneratorFid(data_root, n, batch, seed, mirror=mirrored)
     rng = np.random.RandomState(seed)  # the truncation centre's draws, then the images'
     mean = mean_style(generator, checkpoint, rng) if truncation != 1 else None
     value, real_count = measure(generator, step, alpha, mean, truncation, rng)

@@ -1,5 +1,6 @@
-"""Perceptual path length (StyleGAN paper): LPIPS distance between images a small step apart
-along random paths in z (slerp) or w (lerp), over eps squared, outliers dropped."""
+"""Perceptual path length (StyleGAN paper, as NVIDIA's metric computes it): LPIPS distance
+between images eps apart along random paths in z (slerp between unit vectors) or w (lerp),
+over eps squared, outliers dropped; paths sampled at their ends or anywhere along them."""
 import numpy as np
 from tqdm import tqdm
 
@@ -7,7 +8,24 @@ from cli import progress_interval
 from runtime import jt
 from convolution import upsample_nearest
 from formats.checkpoints import load_generator
-from rendering import choose_size, make_noise, slerp
+from rendering import choose_size, make_noise
+
+SAMPLINGS = ("end", "full")
+
+
+def unit(v):
+    return v / np.sqrt((v * v).sum(-1, keepdims=True))
+
+
+def unit_slerp(a, b, t):
+    """The official metric's slerp: from unit(a) towards unit(b) by the fraction t of the
+    angle between them, along the great circle, a unit vector. (Without normalising, the
+    step taken would scale with |b| / |a| and so would each distance.)"""
+    a, b = unit(a), unit(b)
+    cos = np.clip((a * b).sum(-1, keepdims=True), -1, 1)
+    angle = t[:, None] * np.arccos(cos)
+    towards = unit(b - cos * a)
+    return unit(a * np.cos(angle) + towards * np.sin(angle))
 
 
 def crop_and_shrink(images, crop):
@@ -27,25 +45,31 @@ def crop_and_shrink(images, crop):
     return images
 
 
-def endpoint_pairs(rng, count, code_dim, eps, space, generator):
-    """Latent pairs t=0 and t=eps along a path between two random latents ('end' sampling)."""
+def path_pairs(rng, count, code_dim, eps, space, generator, sampling="end"):
+    """Latent pairs at t and t + eps along paths between two random latents: t = 0 ('end'
+    sampling, the paper's figures) or uniform in [0, 1) ('full')."""
     start = rng.randn(count, code_dim).astype(np.float32)
     end = rng.randn(count, code_dim).astype(np.float32)
+    t = rng.uniform(0, 1, count) if sampling == "full" else np.zeros(count)
     if space == "z":
-        moved = np.stack([slerp(a, b, eps) for a, b in zip(start, end)]).astype(np.float32)
-        return [jt.array(start), jt.array(moved)], False
-    w_start, w_end = generator.style(jt.array(start)), generator.style(jt.array(end))
-    return [w_start, w_start + eps * (w_end - w_start)], True
+        pair = [unit_slerp(start, end, t), unit_slerp(start, end, t + eps)]
+        return [jt.array(z.astype(np.float32)) for z in pair], False
+    w_start = generator.style(jt.array(start)).numpy()
+    w_end = generator.style(jt.array(end)).numpy()
+    t = t.astype(np.float32)[:, None]
+    pair = [w_start + t * (w_end - w_start), w_start + (t + np.float32(eps)) * (w_end - w_start)]
+    return [jt.array(w) for w in pair], True
 
 
-def ppl_distances(generator, lpips, step, alpha, n, batch, space, eps, crop, rng):
+def ppl_distances(generator, lpips, step, alpha, n, batch, space, eps, crop, rng,
+                  sampling="end"):
     code_dim = generator.w_avg.shape[0]
     distances = []
     with jt.no_grad(), tqdm(total=n, desc=f"PPL ({space})", unit="pair",
                             mininterval=progress_interval()) as bar:
         for start in range(0, n, batch):
             count = min(batch, n - start)
-            (a, b), from_w = endpoint_pairs(rng, count, code_dim, eps, space, generator)
+            (a, b), from_w = path_pairs(rng, count, code_dim, eps, space, generator, sampling)
             maps = make_noise(rng, count, step, generator.generator.noise_per_layer)
             noise = [jt.array(np.concatenate([x, x])) for x in maps]
             codes = jt.concat([a, b])
@@ -64,12 +88,13 @@ def filtered_mean(distances):
     return float(distances[(distances >= low) & (distances <= high)].mean())
 
 
-def compute_ppl(ckpt, n=100000, space="w", eps=1e-4, crop=False, size=None, batch=16, seed=0):
+def compute_ppl(ckpt, n=100000, space="w", eps=1e-4, crop=False, size=None, batch=16, seed=0,
+                sampling="end"):
     from perceptual.lpips import LPIPS
 
     generator, checkpoint = load_generator(ckpt)
     step, alpha = choose_size(size, checkpoint, ckpt)
     lpips = LPIPS()
     distances = ppl_distances(generator, lpips, step, alpha, n, batch, space, eps, crop,
-                              np.random.RandomState(seed))
+                              np.random.RandomState(seed), sampling)
     return filtered_mean(distances), 4 * 2**step

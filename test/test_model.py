@@ -264,16 +264,30 @@ def test_discriminator_fade_endpoints():
 
 def test_crossover_styles():
     a, b = "A", "B"
-    assert crossover_styles([a, b], 5, mixing_range=(0, 1))[:4] == [b, b, a, a]
-    assert crossover_styles([a], 5) == [a] * 9
-    assert crossover_styles([a, b], 0) == [a] * 9  # no block below step 0 to switch at
+    assert crossover_styles([a, b], 5, mixing_range=(0, 1))[:8] == [b] * 4 + [a] * 4
+    assert crossover_styles([a], 5) == [a] * 18
+    assert crossover_styles([a, b], 0) == [a] * 18  # no block below step 0 to switch at
     seen = set()
     for _ in range(200):
-        blocks = crossover_styles([a, b], 4)
-        switch = blocks.index(b)
-        assert blocks == [a] * switch + [b] * (9 - switch)
+        layers = crossover_styles([a, b], 4)
+        switch = layers.index(b)
+        assert layers == [a] * switch + [b] * (18 - switch)
         seen.add(switch)
-    assert seen == {1, 2, 3, 4}  # the switch follows one of the blocks below the step
+    assert seen == {2, 4, 6, 8}  # the switch follows one of the blocks below the step
+
+
+def test_official_crossover_switches_at_any_layer_in_use():
+    """NVIDIA's mixing: cutoff uniform in [1, layers in use), layers from it take w2."""
+    a, b = "A", "B"
+    for step, expected in ((0, {1}), (3, set(range(1, 8)))):
+        seen = set()
+        for _ in range(300):
+            layers = crossover_styles([a, b], step, crossover="layer")
+            switch = layers.index(b)
+            assert layers == [a] * switch + [b] * (18 - switch)
+            seen.add(switch)
+        assert seen == expected
+    assert crossover_styles([a], 3, crossover="layer") == [a] * 18
 
 
 def test_generator_mixing_uses_each_latent_on_its_blocks():

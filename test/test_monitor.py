@@ -4,6 +4,8 @@ import shutil
 
 import numpy as np
 
+import convolution
+
 import train
 from conftest import NARROW
 from dataset import MultiResolutionDataset
@@ -72,6 +74,8 @@ def test_fid_during_training_equals_metrics_fid_of_the_same_checkpoint(demo_data
         records = [json.loads(line) for line in log if '"fid"' in line]
     assert [(r["iteration"], r["size"], r["fid_samples"]) for r in records] == [(4, 8, 12)]
     assert "FID " in capsys.readouterr().err
+    # training chose bfloat16 convolutions where the CPU has AMX; metrics.py runs float32
+    convolution.set_precision("bfloat16" if convolution.bf16_available() else "float32")
     value, size, real_count = compute_fid(str(tmp_path / "checkpoint" / "000004.model"), data,
                                           n=12, seed=state.args.seed)
     assert (size, real_count) == (8, 12)

@@ -76,6 +76,36 @@ def test_projection_recovers_a_latent_the_generator_drew(narrow):
     assert np.linalg.norm(projection.latent - w, axis=1).max() < 0.05 * np.linalg.norm(w - mean)
 
 
+@pytest.mark.parametrize("space", ["w", "w+"])
+def test_an_image_projects_alone_as_it_does_in_a_batch(narrow, space):
+    """Noise maps, their regulariser and their renormalisation, latent noise: nothing of one
+    image depends on the others, so image 0 alone and among 7 others fits the same."""
+    generator, _ = narrow
+    with jt.no_grad():
+        targets = generator(jt.array(np.random.RandomState(5).randn(8, 16).astype(np.float32)),
+                            step=STEP).numpy()
+    runs = [projection_lib.project(generator, batch, STEP, 1, PixelDistance(), space, steps=30,
+                                   noise_regularize=1e3, progress=False)[1]
+            for batch in (targets[:1], targets)]
+    alone, together = runs
+    np.testing.assert_allclose(alone.latent[0], together.latent[0], rtol=1e-4, atol=1e-5)
+    for a, b in zip(alone.noise, together.noise):
+        np.testing.assert_allclose(a[0], b[0], rtol=1e-4, atol=1e-4)
+    assert np.abs(together.latent[0] - together.latent[1]).max() > 1e-3  # it fitted each
+
+
+def test_noise_regularisation_and_normalisation_are_per_image():
+    rng = np.random.RandomState(0)
+    white = rng.randn(1, 1, 16, 16).astype(np.float32)
+    smooth = np.repeat(np.repeat(rng.randn(1, 1, 8, 8), 2, 2), 2, 3).astype(np.float32) * 3 + 1
+    alone = [projection_lib.noise_regularisation([jt.array(x)]).item() for x in (white, smooth)]
+    both = projection_lib.noise_regularisation([jt.array(np.concatenate([white, smooth]))])
+    assert both.item() == pytest.approx(sum(alone), rel=1e-5)
+    maps = projection_lib.normalised(jt.array(np.concatenate([white, smooth]))).numpy()
+    np.testing.assert_allclose(maps.mean((1, 2, 3)), 0, atol=1e-5)
+    np.testing.assert_allclose(maps.std((1, 2, 3)), 1, rtol=1e-4)
+
+
 def test_cli_writes_renderable_latents_and_real_mixing(narrow, tmp_path, capsys):
     generator, path = narrow
     rng = np.random.RandomState(0)

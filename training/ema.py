@@ -5,6 +5,15 @@ EMA_DECAY = 0.999
 W_AVG_BETA = 0.995
 
 
+def ema_decay(args, batch_size):
+    """The EMA's decay per iteration: --ema_decay, or from the half-life --ema_kimg (the
+    official G_smoothing_kimg: 0.5 ** (batch / (1000 * kimg)))."""
+    kimg = getattr(args, "ema_kimg", None)
+    if kimg is None:
+        return args.ema_decay
+    return 0.5 ** (batch_size / (1000.0 * kimg))
+
+
 def update_ema(pairs, decay=EMA_DECAY):
     """EMA of the generator's weights; buffers such as w_avg are copied; parameters set
     aside by train_only_blocks_in_use (which do not change) are skipped. The average reads

@@ -102,7 +102,8 @@ class Reporter:
         args = self.state.args
         started = time.time()
         if self.fid is None:
-            self.fid = GeneratorFid(args.path, args.fid_samples, seed=args.seed, progress=False)
+            self.fid = GeneratorFid(args.path, args.fid_samples, seed=args.seed, progress=False,
+                                    mirror=not args.no_flip)
         value, real_count = self.fid(self.state.g_running, plan.step, plan.alpha)
         seconds = time.time() - started
         self.bar.write(f"FID {value:.2f} at {plan.resolution} px, iteration "
@@ -118,6 +119,12 @@ class Reporter:
 
     def close(self):
         self.bar.close()
+
+
+def grows(previous, plan):
+    """A fade-in starts or ends: where the official code resets its optimizers (its level
+    of detail crosses an integer)."""
+    return plan.step != previous.step or (plan.alpha == 1.0) != (previous.alpha == 1.0)
 
 
 def save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss):
@@ -185,9 +192,13 @@ def train(state, dataset):
                 state.used_samples += plan.batch_size
                 state.iteration += 1
 
-                # --- log, samples, checkpoints
+                # --- log, the next plan (and the official optimizer reset), samples, checkpoints
                 reporter.update(plan, d_loss, g_loss, penalty, real_sign, len(dataset.skipped))
                 previous_plan, plan = plan, plan_for(state)
+                if getattr(args, "reset_optimizers_on_grow", False) and \
+                        grows(previous_plan, plan):
+                    state.g_optimizer.reset()
+                    state.d_optimizer.reset()
                 save_outputs(state, reporter, plan, previous_plan, d_loss, g_loss)
                 last_losses = {"d_loss": d_loss, "g_loss": g_loss}
 

@@ -32,7 +32,7 @@ def variety(images):
 
 
 def real_images(dataset, resolution, count=REAL_SAMPLES):
-    """The first `count` training images at this size, NCHW in [-1, 1]."""
+    """`count` training images at this size (FID's seeded draw), NCHW in [-1, 1]."""
     count = min(count, len(dataset.source.files(resolution)))
     return next(real_batches(dataset, resolution, count, count)).astype(np.float32) / 127.5 - 1
 

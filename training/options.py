@@ -23,9 +23,14 @@ def training_parser():
     parser.add_argument("--sched", action="store_true",
                         help="per-resolution learning rates and batch sizes (rosinality's)")
     parser.add_argument("--mixing", dest="mixing", action="store_true", default=True,
-                        help="style mixing regularisation, probability 0.9")
+                        help="style mixing regularisation, probability 0.9 (on by default)")
     parser.add_argument("--no_mixing", dest="mixing", action="store_false",
-                        help="no style mixing regularisation")
+                        default=argparse.SUPPRESS,
+                        help="no style mixing regularisation (default: mixing on)")
+    parser.add_argument("--mixing_crossover", choices=("block", "layer"), default="block",
+                        help="where a mixed pair switches from one w to the other: at a "
+                             "random block below the current size (rosinality), or at a "
+                             "random layer among those in use, also at 4 px (official)")
     parser.add_argument("--loss", choices=LOSSES, default="wgan-gp",
                         help="GAN loss; wgan-gp as rosinality (short runs on small data stay "
                              "diverse), r1 as the official FFHQ training")
@@ -44,8 +49,19 @@ def training_parser():
     parser.add_argument("--stddev_group", type=int, default=0,
                         help="minibatch-stddev group size; 0 = whole batch, 4 = official")
     parser.add_argument("--ema_decay", type=float, default=EMA_DECAY,
-                        help="EMA generator decay per iteration (both projects' value; lower "
+                        help="EMA generator decay per iteration (rosinality's value; lower "
                              "it for runs of a few thousand iterations)")
+    parser.add_argument("--ema_kimg", type=float,
+                        help="instead of --ema_decay: the EMA's half-life in thousands of "
+                             "images, whatever the batch (official: 10)")
+    parser.add_argument("--fade_reals", action="store_true",
+                        help="during a fade-in, blend the real images with their 2x2-averaged "
+                             "version by the fakes' alpha (official); rosinality shows D the "
+                             "full-detail reals")
+    parser.add_argument("--reset_optimizers_on_grow", action="store_true",
+                        help="reset Adam's moments and step counts as each fade-in starts and "
+                             "ends (official); default: each parameter counts its own steps "
+                             "from its first (rosinality, PyTorch's Adam)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--iters", type=int, default=3_000_000, help="iterations to stop at")
     parser.add_argument("--sample_every", type=int, default=100,

@@ -58,7 +58,8 @@ class TrainingState:
         it draws grey images."""
         plan = plan_for(self)
         meta = {"size": plan.resolution, "step": plan.step, "alpha": plan.alpha,
-                "iteration": self.iteration, "grey": self.args.colour == "grey"}
+                "iteration": self.iteration, "grey": self.args.colour == "grey",
+                "flipped": not self.args.no_flip}
         if getattr(self.args, "architecture", None):  # so every loader rebuilds this layout
             meta["architecture"] = self.args.architecture
         return meta

@@ -1,11 +1,13 @@
 """One iteration's learning: the discriminator's step, the generator's, the averages."""
 import random
 
+from convolution import avg_pool2, upsample_nearest
+from model import fading
 from runtime import jt
 from training.augment import AugmentedDiscriminator, parse_policy
 from training.blocks_in_use import train_only_blocks_in_use
 from training.distributed import rank_share
-from training.ema import track_w_avg, update_ema
+from training.ema import ema_decay, track_w_avg, update_ema
 from training.losses import discriminator_loss, generator_loss
 
 MIXING_PROBABILITY = 0.9
@@ -42,11 +44,26 @@ class FirstScores:
         return scores
 
 
+def faded_reals(real, plan):
+    """--fade_reals (official): during a fade-in the reals carry as much of the new
+    resolution's detail as the fakes do, alpha * real + (1 - alpha) * its 2x2 average."""
+    if not fading(plan.step, plan.alpha):
+        return real
+    return plan.alpha * real + (1 - plan.alpha) * upsample_nearest(avg_pool2(real))
+
+
+def generated(state, plan, latents, noise):
+    return state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha,
+                           crossover=getattr(state.args, "mixing_crossover", "block"))
+
+
 def discriminator_step(state, real, plan):
     """D's update; returns its loss, the penalty and E[sign(D(real))] (ADA's r_t)."""
     args = state.args
     latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
-    fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
+    fake = generated(state, plan, latents, noise)
+    if getattr(args, "fade_reals", False):
+        real = faded_reals(real, plan)
     every = args.penalty_every
     seen = FirstScores(seen_by_discriminator(state))
     d_loss, penalty = discriminator_loss(args.loss, seen, real, fake,
@@ -60,7 +77,7 @@ def discriminator_step(state, real, plan):
 def generator_step(state, plan):
     args = state.args
     latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
-    fake = state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha)
+    fake = generated(state, plan, latents, noise)
     g_loss = generator_loss(args.loss, seen_by_discriminator(state)(fake, step=plan.step,
                                                                     alpha=plan.alpha))
     state.g_optimizer.step(g_loss)
@@ -74,5 +91,5 @@ def training_step(state, real, plan):
     train_only_blocks_in_use(state, plan)
     d_loss, penalty, real_sign = discriminator_step(state, real, plan)
     g_loss = generator_step(state, plan)
-    update_ema(state.ema_pairs, state.args.ema_decay)
+    update_ema(state.ema_pairs, ema_decay(state.args, plan.batch_size))
     return d_loss, penalty, g_loss, real_sign
