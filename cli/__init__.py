@@ -24,6 +24,14 @@ def add_runtime_args(parser):
     parser.add_argument("--verbose", action="store_true", help="show Jittor's compile logs")
 
 
+def answer_help_before_jittor(module_name, parse_args):
+    """Run as a script with -h or --help: print the help and exit here, before the script
+    imports Jittor, whose first import compiles its core for minutes. A script calls this
+    after defining its parse_args and before its Jittor-side imports."""
+    if module_name == "__main__" and any(a in ("-h", "--help") for a in sys.argv[1:]):
+        parse_args(sys.argv[1:])  # argparse prints the help and exits
+
+
 def writable_folder(path, argument):
     """Create `path` if needed and prove a file can be written in it, before any work is
     done; otherwise a UsageError naming the argument."""

@@ -51,3 +51,31 @@ def test_the_command_line_reference_is_up_to_date():
     with open(reference.REFERENCE) as current:
         assert current.read() == reference.reference(), \
             "docs/command-line.md is stale: run python docs/command_line.py"
+
+
+def test_every_scripts_help_answers_without_starting_jittor():
+    """On a cold cache Jittor's first import compiles for minutes; --help must not wait."""
+    import subprocess
+    import sys
+
+    probe = ("import runpy, sys; sys.path.insert(0, %r); sys.argv = [%r] + %r + ['--help']\n"
+             "try:\n    runpy.run_path(sys.argv[0], run_name='__main__')\n"
+             "except SystemExit:\n    pass\n"
+             "print('JITTOR' if 'jittor' in sys.modules else 'NO JITTOR')")
+    slow = []
+    for name, _, subcommands in reference_module().SCRIPTS:
+        for argv in [[]] + [[sub] for sub in subcommands]:
+            script = os.path.join(ROOT, f"{name}.py")
+            result = subprocess.run([sys.executable, "-c", probe % (ROOT, script, argv)],
+                                    capture_output=True, text=True, cwd=ROOT)
+            said = result.stdout.strip().splitlines()
+            if not said or said[-1] != "NO JITTOR" or "usage:" not in result.stdout:
+                slow.append(f"{name}.py {' '.join(argv)}: {result.stderr[-200:]}")
+    assert slow == []
+
+
+def test_train_options_offer_the_precisions_the_convolutions_know():
+    import convolution
+    from training.options import PRECISION_CHOICES
+
+    assert PRECISION_CHOICES == ("auto",) + tuple(convolution.PRECISIONS)

@@ -1,7 +1,7 @@
 """The averages training keeps beside the weights: the EMA generator and the tracked w."""
 from runtime import jt
+from training.options import EMA_DECAY
 
-EMA_DECAY = 0.999
 W_AVG_BETA = 0.995
 
 

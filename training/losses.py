@@ -6,9 +6,8 @@ are stop_grad: the input is given start_grad() here, or the penalty is silently 
 """
 from runtime import jt
 from training.distributed import rank_share
+from training.options import LOSSES
 from jittor import nn
-
-LOSSES = ("r1", "wgan-gp", "wgan-div", "hinge", "logistic")
 
 
 def input_gradient_norms_sq(discriminator, images, step, alpha):

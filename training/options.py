@@ -1,11 +1,13 @@
 """train.py's options and their defaults, so that code other than train.py (benchmarks,
-tests) builds a training state with exactly what train.py would."""
+tests) builds a training state with exactly what train.py would. Imports nothing that starts
+Jittor, so that `train.py --help` answers at once."""
 import argparse
 
 from cli import add_runtime_args
-from convolution import PRECISIONS
-from training.ema import EMA_DECAY
-from training.losses import LOSSES
+
+LOSSES = ("r1", "wgan-gp", "wgan-div", "hinge", "logistic")
+EMA_DECAY = 0.999
+PRECISION_CHOICES = ("auto", "float32", "bfloat16")  # auto + convolution.PRECISIONS (tested)
 
 
 def training_parser():
@@ -87,7 +89,7 @@ def training_parser():
     parser.add_argument("--colour", choices=("auto", "rgb", "grey"), default="auto",
                         help="grey: the generator draws grey images; auto: grey when the data "
                              "is greyscale")
-    parser.add_argument("--precision", choices=("auto",) + PRECISIONS, default="auto",
+    parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
                         help="of the CPU convolutions' multiplications: bfloat16 (float32 "
                              "sums) runs on AMX, 1.35-2.15x faster per full-width iteration; "
                              "auto = bfloat16 where the CPU has AMX, else float32")
