@@ -459,6 +459,14 @@ class Discriminator(nn.Module):
         used = list(self.progression)[top:] + [self.from_rgb[top], self.linear]
         return used + [self.from_rgb[top + 1]] if fading(step, alpha) else used
 
+    def frozen_modules(self, step, count):
+        """FreezeD: the `count` highest-resolution blocks in use at `step` (those nearest the
+        image) and the from_rgb layers that feed them."""
+        top = self.n_blocks - 1 - step
+        blocks = range(top, min(top + count, self.n_blocks))
+        return ([self.progression[index] for index in blocks]
+                + [self.from_rgb[index] for index in blocks])
+
     def execute(self, input, step=0, alpha=-1):
         last = self.n_blocks - 1
         top = last - step

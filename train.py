@@ -66,7 +66,7 @@ def validate(args, dataset):
         raise UsageError(f"--lr {args.lr}: must be a positive number")
     if not (math.isfinite(args.r1_gamma) and args.r1_gamma >= 0):
         raise UsageError(f"--r1_gamma {args.r1_gamma}: must be 0 or more")
-    for name in ("workers", "stddev_group", "zoom"):
+    for name in ("workers", "stddev_group", "zoom", "freeze_d"):
         if getattr(args, name) < 0:
             raise UsageError(f"--{name} {getattr(args, name)}: must be 0 or more")
     if getattr(args, "fid_every", 0) < 0 or getattr(args, "fid_samples", 2) < 2:
@@ -82,6 +82,13 @@ def validate(args, dataset):
     strength = getattr(args, "augment_strength", 1.0)
     if not (math.isfinite(strength) and 0 <= strength <= 1):
         raise UsageError(f"--augment_strength {strength}: must be in [0, 1]")
+    if not (math.isfinite(args.ada_target) and -1 < args.ada_target < 1):
+        raise UsageError(f"--ada_target {args.ada_target}: must be between -1 and 1 (ADA: 0.6)")
+    if not (math.isfinite(args.ada_kimg) and args.ada_kimg > 0):
+        raise UsageError(f"--ada_kimg {args.ada_kimg}: must be a positive number (ADA: 500)")
+    if args.freeze_d > step_of_size(args.max_size):
+        raise UsageError(f"--freeze_d {args.freeze_d}: D has {step_of_size(args.max_size) + 1} "
+                         f"blocks at {args.max_size} px; freeze fewer, so some still learn")
     if not 0 <= args.ema_decay < 1:
         raise UsageError(f"--ema_decay {args.ema_decay}: must be in [0, 1)")
     if args.batch < jt.world_size:
@@ -93,13 +100,13 @@ def validate(args, dataset):
                          f"multiple of {args.stddev_group * jt.world_size}, or --stddev_group 0")
 
 
-def adopt_architecture(args, explicit, checkpoint):
+def adopt_architecture(args, explicit, checkpoint, path):
     """Build the networks a checkpoint was trained with, whatever the command line's
     defaults say; a recorded layout (NVIDIA's) also fixes latent size, mapping depth and
     D's stddev groups, and a file that was not ours trains on at its own size."""
     args.architecture = architecture_of(checkpoint) or None
     if not args.architecture:
-        for key, value in infer_generator_config(generator_state(checkpoint, args.ckpt)).items():
+        for key, value in infer_generator_config(generator_state(checkpoint, path)).items():
             if key not in explicit:
                 setattr(args, key, value)
         if "discriminator" in checkpoint:
@@ -115,6 +122,18 @@ def adopt_architecture(args, explicit, checkpoint):
                 setattr(args, name, size)
 
 
+def start_at_trained_size(args, explicit, checkpoint, path):
+    """--from: the new run starts at the size the file was trained at, stable, and stays
+    there unless --init_size or --max_size say otherwise."""
+    if "init_size" not in explicit:
+        if "size" not in (checkpoint.get("meta") or {}):
+            raise UsageError(f"--from {path}: the file does not record the size it was "
+                             f"trained at; give it with --init_size")
+        args.init_size = int(checkpoint["meta"]["size"])
+    if "max_size" not in explicit:
+        args.max_size = args.init_size
+
+
 def resumed_args(args, explicit, checkpoint):
     """A resumed run keeps its saved settings, except those typed on this command line."""
     saved = checkpoint.get("args") if "progress" in checkpoint else None
@@ -127,16 +146,25 @@ def resumed_args(args, explicit, checkpoint):
 def main(argv=None):
     args, explicit = parse_args(argv)
     select_device(args.device)
-    checkpoint = read_checkpoint(args.ckpt) if args.ckpt else {}
+    if args.ckpt and args.from_ckpt:
+        raise UsageError("--ckpt resumes a run, --from starts a new one from a file's weights: "
+                         "give one of them")
+    source = args.ckpt or args.from_ckpt
+    checkpoint = read_checkpoint(source) if source else {}
     args.architecture = None
-    if args.ckpt:
-        adopt_architecture(args, explicit, checkpoint)
-    args = resumed_args(args, explicit, checkpoint)
+    if source:  # with --from the shape is the file's, whatever is typed
+        adopt_architecture(args, explicit - ({"width", "code_dim", "n_mlp"}
+                                             if args.from_ckpt else set()), checkpoint, source)
+    if args.from_ckpt:
+        start_at_trained_size(args, explicit, checkpoint, args.from_ckpt)
+    else:
+        args = resumed_args(args, explicit, checkpoint)
     seed_everything(args.seed)
     dataset = MultiResolutionDataset(args.path, batch_size=args.batch, num_workers=args.workers,
                                      flip=not args.no_flip, seed=args.seed)
     validate(args, dataset)
-    if args.colour == "auto" and ("progress" in checkpoint or args.architecture):
+    if args.colour == "auto" and ("progress" in checkpoint or args.architecture
+                                  or args.from_ckpt):
         args.colour = "grey" if checkpoint.get("meta", {}).get("grey") else "rgb"
     if args.colour == "auto":
         args.colour = "grey" if dataset.looks_grey() else "rgb"
@@ -144,10 +172,11 @@ def main(argv=None):
             print(f"{args.path}: greyscale images, so the generator draws grey "
                   f"(--colour rgb to draw colour)", file=sys.stderr)
     state = TrainingState(args)
-    if args.ckpt:
-        message = state.restore(checkpoint, args.ckpt)
+    if source:
+        message = (state.restore(checkpoint, source) if args.ckpt
+                   else state.start_from(checkpoint, source))
         if jt.rank == 0:
-            print(f"{args.ckpt}: {message}", file=sys.stderr)
+            print(f"{source}: {message}", file=sys.stderr)
     if jt.in_mpi:
         state.broadcast()
     if jt.rank == 0:

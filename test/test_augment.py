@@ -76,7 +76,8 @@ def test_grey_stays_grey():
 
 def test_policy_names_are_checked():
     assert augment.parse_policy("color, cutout") == ("color", "cutout")
-    with pytest.raises(ValueError, match="--augment colour: choose from color,translation,cutout"):
+    assert augment.parse_policy("ada") == augment.ADA and augment.is_adaptive(" ada")
+    with pytest.raises(ValueError, match="--augment colour: choose ada, or from color,translation"):
         augment.parse_policy("colour")
 
 
@@ -101,3 +102,38 @@ def test_a_resumed_run_with_augmentation_is_bit_identical(demo_data, tmp_path):
     assert resumed.args.augment == "color,translation,cutout"  # kept by the checkpoint
     assert not all(np.array_equal(a.numpy(), c.numpy()) for a, c in zip(
         straight.discriminator.state_dict().values(), plain.discriminator.state_dict().values()))
+
+
+@pytest.mark.parametrize("name", augment.OPERATIONS)
+def test_identity_at_probability_zero(name):
+    x = randn(4, 3, 8, 8, seed=1)
+    np.random.seed(0)
+    assert augment.FUNCTIONS[name](x, 1.0, 0.0) is x
+    assert augment.augment(x, augment.ADA, 1.0, 0.0) is x
+
+
+def test_probability_chooses_images_and_quarter_turns_and_mirrors_are_exact():
+    x = randn(64, 1, 8, 8, seed=2)
+    values = x.numpy()
+    np.random.seed(1)
+    out = augment.FUNCTIONS["rotate90"](x, 1.0, 0.5).numpy()
+    turned = [next((k for k in range(4) if np.array_equal(o, np.rot90(v, k, axes=(1, 2)))), None)
+              for o, v in zip(out, values)]
+    assert None not in turned  # every image an exact quarter turn of itself
+    assert 20 <= turned.count(0) <= 48  # half not chosen, a quarter of the rest not turned
+    np.random.seed(1)
+    mirrored = augment.FUNCTIONS["flip"](x, 1.0, 1.0).numpy()
+    flipped = [np.array_equal(o, v[:, :, ::-1]) for o, v in zip(mirrored, values)]
+    kept = [np.array_equal(o, v) for o, v in zip(mirrored, values)]
+    assert all(f or k for f, k in zip(flipped, kept)) and 16 <= sum(flipped) <= 48
+
+
+def test_scale_and_rotation_resample_bilinearly_with_reflection():
+    """A half turn about the centre is exact; a scaling keeps a constant image constant."""
+    x = randn(2, 3, 8, 8, seed=3)
+    half_turn = augment.resample(x, [augment.rotation(np.pi)] * 2).numpy()
+    np.testing.assert_array_equal(half_turn, x.numpy()[:, :, ::-1, ::-1])
+    constant = jt.ones((2, 3, 8, 8)) * 0.5
+    scaled = augment.resample(constant, [np.eye(2) / 1.3, np.eye(2) * 1.7]).numpy()
+    np.testing.assert_allclose(scaled, 0.5, rtol=1e-6)
+    assert augment.reflected(np.array([-2, -1, 0, 7, 8, 9]), 8).tolist() == [2, 1, 0, 7, 6, 5]

@@ -229,7 +229,7 @@ def test_resume_restores_everything_exactly(demo_data, tmp_path):
                       "--sample_every", "100", "--lr", "0.002")
     saved = read_checkpoint(str(tmp_path / "checkpoint" / "last.model"))
     assert saved["progress"] == {"iteration": 12, "used_samples": 48, "data_stream": {
-        "resolution": 8, "batch": 4, "position": 12}}
+        "resolution": 8, "batch": 4, "position": 12}, "augment_p": 0.0, "ada_signs": []}
     restored = training.state.TrainingState(first.args)
     restored.restore(saved, "last.model")
     for name in ("g_optimizer", "d_optimizer"):

@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-COLUMNS = ("iteration", "size", "d_loss", "g_loss", "penalty", "img_per_s", "fid")
+COLUMNS = ("iteration", "size", "d_loss", "g_loss", "penalty", "img_per_s", "fid", "augment_p")
 MAX_POINTS = 2048  # more are merged pairwise, so a run of any length keeps a fixed footprint
 
 

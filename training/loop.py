@@ -11,6 +11,8 @@ from cli import progress_interval
 from dataset import infinite_batches
 from formats.checkpoints import save_checkpoint
 from runtime import jt
+from training.adaptive import adapt_probability
+from training.augment import is_adaptive
 from training.blocks_in_use import train_all_parameters
 from training.distributed import fetch_losses
 from training.log import TrainingLog
@@ -78,14 +80,17 @@ class Reporter:
         self.last_time, self.last_samples = now, self.state.used_samples
         if not self.enabled:
             return
+        adaptive = is_adaptive(getattr(self.state.args, "augment", None))
+        ada = {"augment_p": self.state.augment_p} if adaptive else {}
         self.bar.set_description(
             f"{plan.resolution}px G: {losses['g_loss']:.3f} D: {losses['d_loss']:.3f} "
-            f"Pen: {losses['penalty']:.3f} Alpha: {plan.alpha:.3f} {speed:.1f} img/s",
+            f"Pen: {losses['penalty']:.3f} Alpha: {plan.alpha:.3f} "
+            + (f"p: {self.state.augment_p:.3f} " if adaptive else "") + f"{speed:.1f} img/s",
             refresh=False)  # shown at the bar's next redraw, at its own interval
         self.log.append({"iteration": self.state.iteration,
                          "used_samples": self.state.used_samples, "size": plan.resolution,
                          "alpha": plan.alpha, "batch": plan.batch_size, "lr": plan.lr,
-                         **losses, "img_per_s": speed, "time": now,
+                         **losses, **ada, "img_per_s": speed, "time": now,
                          "skipped_images": skipped_images})
         self.warn(self.monitor.check_losses(losses, plan.resolution))
 
@@ -187,10 +192,12 @@ def train(state, dataset):
                 real = next(batches)
                 state.data_stream["position"] += 1
 
-                # --- D step, G step, EMA
+                # --- D step, G step, EMA; with ADA, p tuned from r_t
                 d_loss, penalty, g_loss, real_sign = training_step(state, real, plan)
                 state.used_samples += plan.batch_size
                 state.iteration += 1
+                if is_adaptive(getattr(args, "augment", None)):
+                    adapt_probability(state, real_sign, plan.batch_size)
 
                 # --- log, the next plan (and the official optimizer reset), samples, checkpoints
                 reporter.update(plan, d_loss, g_loss, penalty, real_sign, len(dataset.skipped))

@@ -42,6 +42,14 @@ def training_parser():
                         help="compute the gradient penalty (R1 or WGAN's) every N minibatches, "
                              "N times as strong (lazy regularisation, StyleGAN2); 1 = always")
     parser.add_argument("--ckpt", help="checkpoint to resume from (ours: exact; others: weights)")
+    parser.add_argument("--from", dest="from_ckpt", metavar="CKPT",
+                        help="start a new run on PATH from this checkpoint's weights (any kind: "
+                             "ours, rosinality's, StyleGAN-jittor's, NVIDIA's .pkl): G, D, the "
+                             "EMA generator and its w average; a new schedule, stable at the "
+                             "file's size, new optimizers; the model's shape from the file")
+    parser.add_argument("--freeze_d", type=int, default=0, metavar="N",
+                        help="D's N highest-resolution blocks (nearest the image, with their "
+                             "from_rgb) do not train (FreezeD; stylegan2-ada's --freezed)")
     parser.add_argument("--no_from_rgb_activate", action="store_true",
                         help="no LeakyReLU after from_rgb (rosinality's default has one)")
     parser.add_argument("--width", type=int, default=512,
@@ -73,11 +81,18 @@ def training_parser():
     parser.add_argument("--log_every", type=int, default=10,
                         help="iterations between log lines")
     parser.add_argument("--augment", nargs="?", const="color,translation,cutout", metavar="POLICY",
-                        help="differentiable augmentation of every image D sees (DiffAugment), "
-                             "against D memorising a small data set; alone = all three of "
-                             "color,translation,cutout")
+                        help="differentiable augmentation of every image D sees, against D "
+                             "memorising a small data set: 'ada' = ADA (flip, rotate90, "
+                             "translation, scale, rotate, color, cutout, each with a probability "
+                             "p tuned from r_t, starting at 0); or operations applied to every "
+                             "image (DiffAugment), alone = color,translation,cutout")
     parser.add_argument("--augment_strength", type=float, default=1.0,
-                        help="scales each augmentation (0 = none)")
+                        help="scales each augmentation (0 = none); not with ada")
+    parser.add_argument("--ada_target", type=float, default=0.6,
+                        help="--augment ada: the r_t that p is tuned to keep (ADA's 0.6)")
+    parser.add_argument("--ada_kimg", type=float, default=500,
+                        help="--augment ada: thousands of images over which p can move from "
+                             "0 to 1 (ADA's 500)")
     parser.add_argument("--fid_every", type=int, default=0,
                         help="iterations between FIDs of the EMA generator against the training "
                              "images, in log.jsonl and the plot; 0 = none (needs "

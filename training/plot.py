@@ -10,6 +10,7 @@ PANELS = [("losses", ("d_loss", "g_loss"), ((200, 40, 40), (40, 90, 200))),
           ("penalty", ("penalty",), ((30, 140, 60),)),
           ("img/s", ("img_per_s",), ((120, 60, 160),))]
 FID_PANEL = ("FID of the EMA generator", ("fid",), ((200, 120, 0),))  # with --fid_every
+ADA_PANEL = ("ADA's augmentation probability p", ("augment_p",), ((0, 130, 130),))
 def value_range(values):
     """The 1st to 99th percentile, widened a little, so one spike does not flatten a curve."""
     finite = values[np.isfinite(values)]
@@ -27,12 +28,13 @@ def tick_label(value):
 
 
 def draw_training_plot(curves, path, width=900, panel_height=200):
-    """Write a PNG with one panel per entry of PANELS, and one for FID where the log has
-    it; x is the iteration."""
+    """Write a PNG with one panel per entry of PANELS, and one each for FID and ADA's p
+    where the log has them; x is the iteration."""
     font = ImageFont.load_default()
     left, right, top_pad, bottom_pad = 70, 20, 24, 26
     data = curves.columns()
-    panels = PANELS + ([FID_PANEL] if np.isfinite(data["fid"]).any() else [])
+    panels = PANELS + [panel for panel in (FID_PANEL, ADA_PANEL)
+                       if np.isfinite(data[panel[1][0]]).any()]
     image = Image.new("RGB", (width, panel_height * len(panels)), "white")
     draw = ImageDraw.Draw(image)
     x = data["iteration"]

@@ -50,6 +50,8 @@ class TrainingState:
             self.generator, self.discriminator, args.lr)
         self.used_samples = 0
         self.iteration = 0
+        self.augment_p = 0.0  # --augment ada: the probability of each augmentation
+        self.ada_signs = []  # r_t of the iterations since p last moved
         # where the data stream of the current resolution and batch size stands
         self.data_stream = {"resolution": None, "batch": None, "position": 0}
 
@@ -71,18 +73,33 @@ class TrainingState:
                 "g_optimizer": optimizer_state(self.g_optimizer),
                 "d_optimizer": optimizer_state(self.d_optimizer),
                 "progress": {"iteration": self.iteration, "used_samples": self.used_samples,
-                             "data_stream": dict(self.data_stream)},
+                             "data_stream": dict(self.data_stream),
+                             "augment_p": self.augment_p, "ada_signs": list(self.ada_signs)},
                 "args": vars(self.args),
                 "meta": self.meta()}
 
-    def restore(self, checkpoint, path):
-        """Load what the checkpoint has; return a sentence saying what starts fresh."""
+    def load_weights(self, checkpoint, path):
+        """G, the EMA generator (with its w average) and D, as far as the file has them;
+        True when it had all three."""
         g_state = generator_state(checkpoint, path, prefer_ema=False)
         load_state(self.generator, g_state, "generator", path)
         load_state(self.g_running, generator_state(checkpoint, path), "g_running", path)
         if "discriminator" not in checkpoint:
-            return "loaded the generator only: discriminator, optimizers and progress start fresh"
+            return False
         load_state(self.discriminator, checkpoint["discriminator"], "discriminator", path)
+        return True
+
+    def start_from(self, checkpoint, path):
+        """--from: the file's weights, everything else new; a sentence saying what."""
+        whole = self.load_weights(checkpoint, path)
+        loaded = "G, the EMA generator and D" if whole else "the generator (D starts new)"
+        return (f"a new run from {loaded} at {plan_for(self).resolution} px; schedule, "
+                f"iterations and optimizers start new")
+
+    def restore(self, checkpoint, path):
+        """Load what the checkpoint has; return a sentence saying what starts fresh."""
+        if not self.load_weights(checkpoint, path):
+            return "loaded the generator only: discriminator, optimizers and progress start fresh"
         if (checkpoint.get("meta") or {}).get("source") == "official":
             return (f"loaded NVIDIA's G, D and Gs (as the EMA generator, with its w average) "
                     f"for {plan_for(self).resolution} px; optimizers and progress start fresh")
@@ -93,6 +110,8 @@ class TrainingState:
         load_optimizer_state(self.d_optimizer, checkpoint["d_optimizer"], path)
         self.iteration = int(checkpoint["progress"]["iteration"])
         self.used_samples = int(checkpoint["progress"]["used_samples"])
+        self.augment_p = float(checkpoint["progress"].get("augment_p", 0.0))
+        self.ada_signs = [float(r) for r in checkpoint["progress"].get("ada_signs", [])]
         stream = checkpoint["progress"].get("data_stream")  # absent in files before it
         if stream:
             self.data_stream = {"resolution": stream["resolution"], "batch": stream["batch"],

@@ -4,7 +4,7 @@ import random
 from convolution import avg_pool2, upsample_nearest
 from model import fading
 from runtime import jt
-from training.augment import AugmentedDiscriminator, parse_policy
+from training.augment import AugmentedDiscriminator, is_adaptive, parse_policy
 from training.blocks_in_use import train_only_blocks_in_use
 from training.distributed import rank_share
 from training.ema import ema_decay, track_w_avg, update_ema
@@ -23,25 +23,43 @@ def generator_inputs(generator, plan, code_dim, mixing):
 
 
 def seen_by_discriminator(state):
-    """D as the losses call it: with --augment, every image it sees augmented."""
+    """D as the losses call it: with --augment, every image it sees augmented (with ADA,
+    each operation with the probability p that training tunes)."""
     policy = getattr(state.args, "augment", None)
     if not policy:
         return state.discriminator
+    if is_adaptive(policy):
+        return AugmentedDiscriminator(state.discriminator, parse_policy(policy),
+                                      probability=state.augment_p)
     return AugmentedDiscriminator(state.discriminator, parse_policy(policy),
                                   getattr(state.args, "augment_strength", 1.0))
 
 
 class FirstScores:
-    """D, keeping the scores of its first call: every loss scores the real images first."""
+    """D, keeping the scores of its first two calls: every loss scores the real images
+    first, then the generated ones."""
 
     def __init__(self, discriminator):
-        self.discriminator, self.first = discriminator, None
+        self.discriminator, self.scores = discriminator, []
 
     def __call__(self, images, step=0, alpha=-1):
         scores = self.discriminator(images, step=step, alpha=alpha)
-        if self.first is None:
-            self.first = scores
+        if len(self.scores) < 2:
+            self.scores.append(scores)
         return scores
+
+
+def real_sign(loss, real_scores, fake_scores):
+    """ADA's overfitting heuristic r_t: E[sign(D(real))] where the losses make 0 the line
+    between real and fake (r1, logistic, hinge). A Wasserstein critic has no such line (only
+    differences of scores count; the drift term pulls real scores to 0, so sign(D(real))
+    stays near 0 whatever D has learnt): there r_t is E[sign(D(real) - mean D(fake))], the
+    same measure with the fakes' mean as the line: 0 when D cannot tell them apart, 1 when
+    it separates every real image from the fakes."""
+    real_scores, fake_scores = real_scores.detach(), fake_scores.detach()
+    if loss.startswith("wgan"):
+        real_scores = real_scores - fake_scores.mean()
+    return ((real_scores > 0).float32() - (real_scores < 0).float32()).mean()
 
 
 def faded_reals(real, plan):
@@ -70,8 +88,7 @@ def discriminator_step(state, real, plan):
                                          plan.step, plan.alpha, args.r1_gamma,
                                          penalty_scale=0 if state.iteration % every else every)
     state.d_optimizer.step(d_loss)
-    first = seen.first.detach()
-    return d_loss, penalty, ((first > 0).float32() - (first < 0).float32()).mean()
+    return d_loss, penalty, real_sign(args.loss, *seen.scores)
 
 
 def generator_step(state, plan):
