@@ -112,3 +112,28 @@ def load_optimizer_state(optimizer, state, path):
         group["steps"] = steps
     jt.sync(loaded)
     optimizer.n_step = n_step
+
+
+def load_torch_adam_state(optimizer, torch_state, path):
+    """PyTorch's Adam.state_dict() (rosinality's files) into ours: parameters numbered across
+    the groups in order, as both models list them; a parameter without state took no step."""
+    groups = torch_state.get("param_groups") or []
+    if [len(g.get("params", [])) for g in groups] != [len(g["params"]) for g in optimizer.param_groups]:
+        raise UsageError(f"{path}: its optimizer state does not fit the model")
+    loaded = []
+    for group, saved in zip(optimizer.param_groups, groups):
+        group["lr"] = float(saved["lr"])
+        steps = []
+        for index, var, m, v in zip(saved["params"], group["params"], group["m"], group["values"]):
+            entry = torch_state["state"].get(index)
+            if entry is None:
+                steps.append(0)
+                continue
+            for target, array in ((m, entry["exp_avg"]), (v, entry["exp_avg_sq"])):
+                if tuple(target.shape) != tuple(np.shape(array)):
+                    raise UsageError(f"{path}: its optimizer state does not fit the model")
+                loaded.append(target.update(jt.array(np.asarray(array, np.float32))))
+            steps.append(int(np.asarray(entry["step"]).item()))
+        group["steps"] = steps
+    jt.sync(loaded)
+    optimizer.n_step = max((t for g in optimizer.param_groups for t in g["steps"]), default=0)

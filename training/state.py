@@ -6,7 +6,8 @@ from formats.checkpoints import (DISCRIMINATOR_LAYOUT, GENERATOR_LAYOUT, generat
                                  layout_options, load_state)
 from model import Discriminator, StyledGenerator
 from training.ema import update_ema
-from training.optimizers import load_optimizer_state, make_optimizers, optimizer_state
+from training.optimizers import (load_optimizer_state, load_torch_adam_state, make_optimizers,
+                                 optimizer_state)
 from training.schedule import plan_for
 
 
@@ -104,6 +105,12 @@ class TrainingState:
             return (f"loaded NVIDIA's G, D and Gs (as the EMA generator, with its w average) "
                     f"for {plan_for(self).resolution} px; optimizers and progress start fresh")
         if "progress" not in checkpoint:
+            if all(isinstance(checkpoint.get(k), dict) and "state" in checkpoint[k]
+                   for k in ("g_optimizer", "d_optimizer")):
+                load_torch_adam_state(self.g_optimizer, checkpoint["g_optimizer"], path)
+                load_torch_adam_state(self.d_optimizer, checkpoint["d_optimizer"], path)
+                return ("loaded generator, EMA generator, discriminator and the optimizers' "
+                        "state (rosinality's file: progress starts fresh)")
             return ("loaded generator, EMA generator and discriminator (not ours: "
                     "optimizers and progress start fresh)")
         load_optimizer_state(self.g_optimizer, checkpoint["g_optimizer"], path)
