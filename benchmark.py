@@ -15,6 +15,7 @@
     python benchmark.py profile --size 64 --device cuda --out profile.json
     python benchmark.py explore [--sizes 16 32 128]   # explore.py: request to image
     python benchmark.py digits_fid checkpoint/last.model [--count 1000]   # against MNIST test digits
+    python benchmark.py onnx [--sizes 32 128] [--batch 8]   # export, file size, onnxruntime vs ours
 """
 import argparse
 import os
@@ -133,6 +134,11 @@ def parse_args(argv=None):
         device(model_parser)
     sub.choices["train"].add_argument("--precision", default="auto",
                                       help="of the convolutions (train.py's --precision)")
+    onnx_parser = command("onnx", "ONNX export of a full-width generator: export time, file "
+                                  "size, onnxruntime's img/s beside ours")
+    onnx_parser.add_argument("--sizes", type=int, nargs="+", default=[32, 128], help="resolutions")
+    onnx_parser.add_argument("--batch", type=int, default=8, help="batch size")
+    onnx_parser.add_argument("--iters", type=int, default=5, help="timed batches")
     args = parser.parse_args(argv)
     if getattr(args, "workers", 0) is None:
         args.workers = os.cpu_count()
@@ -153,7 +159,7 @@ def main(argv=None):
      "projection": ours.bench_projection, "versus_jittor": peers.bench_versus_jittor,
      "versus_pytorch": peers.bench_versus_pytorch, "overhead": overhead.bench_overhead,
      "profile": kernel_profile.bench_profile, "explore": ours.bench_explore,
-     "digits_fid": ours.bench_digits_fid,
+     "digits_fid": ours.bench_digits_fid, "onnx": ours.bench_onnx,
      "concurrent": concurrency.bench_concurrent}[args.what](args)
 
 

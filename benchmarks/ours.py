@@ -334,3 +334,47 @@ def bench_digits_fid(args):
             args.count, "generated", progress=False))
         print(f"{path}: FID {fid.frechet_distance(*generated, *test):.2f} against the test "
               f"digits ({args.count} samples)", flush=True)
+
+
+def bench_onnx(args):
+    """Export a full-width random-weight generator to ONNX at each size: the export's time,
+    the file's size, and img/s of onnxruntime (CPU provider) and of our generator, batched,
+    same latents and noise."""
+    import os
+    import tempfile
+
+    import onnxruntime
+
+    from exporting import build_graph
+    from model import StyledGenerator, step_of_size
+    from runtime import jt, select_device
+
+    select_device("cpu")
+    generator = StyledGenerator()
+    rng = np.random.RandomState(0)
+    for size in args.sizes:
+        step = step_of_size(size)
+        maps = [rng.randn(1, 1, 4 * 2**b, 4 * 2**b).astype(np.float32) for b in range(step + 1)]
+        started = time.time()
+        model = build_graph(generator, step, 1.0, "z", None, 1.0, None, maps, "generator")
+        with tempfile.TemporaryDirectory() as folder:
+            path = os.path.join(folder, "g.onnx")
+            with open(path, "wb") as stream:
+                stream.write(model.SerializeToString())
+            export_seconds = time.time() - started
+            megabytes = os.path.getsize(path) / 1e6
+            session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        z = rng.randn(args.batch, 512).astype(np.float32)
+        noise = [jt.array(np.repeat(m, args.batch, 0)) for m in maps]
+        timings = {}
+        for name, run in (("onnxruntime", lambda: session.run(["image"], {"z": z})[0]),
+                          ("ours", lambda: generator(jt.array(z), noise=noise, step=step).numpy())):
+            with jt.no_grad():
+                run()  # compiles / plans once
+                started = time.time()
+                for _ in range(args.iters):
+                    run()
+            timings[name] = args.batch * args.iters / (time.time() - started)
+        print(f"{size} px: export {export_seconds:.1f} s, {megabytes:.1f} MB; batch {args.batch}: "
+              f"onnxruntime {timings['onnxruntime']:.2f} img/s, ours {timings['ours']:.2f} img/s",
+              flush=True)

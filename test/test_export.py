@@ -90,3 +90,73 @@ def test_shapes_rosinality_cannot_hold_are_refused(tmp_path):
     with pytest.raises(UsageError, match="NVIDIA's layout.*ONNX"):
         rosinality_checkpoint(read_checkpoint(data_path("official_small_32.pkl")), "official.pkl")
     assert not os.path.exists(tmp_path / "out.pt")
+
+
+def onnx_images(model, feeds):
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(model.SerializeToString(),
+                                           providers=["CPUExecutionProvider"])
+    return session.run(["image"], feeds)[0]
+
+
+def relative_difference(a, b):
+    return np.abs(a - b).max() / np.abs(b).max()
+
+
+@pytest.mark.parametrize("input_kind, step, alpha", [("z", 1, 1.0), ("w", 3, 0.4),
+                                                     ("w+", 5, 1.0)])
+def test_onnx_generator_draws_what_ours_draws(input_kind, step, alpha):
+    """8 px; 32 px while fading in; 128 px with the fused up-convolution; truncation with a
+    cutoff; batches of 1 and 3 from one graph."""
+    from conftest import trained_looking_generator
+    from exporting import build_graph
+
+    generator, _ = trained_looking_generator()
+    rng = np.random.RandomState(step)
+    maps = [rng.randn(1, 1, 4 * 2**b, 4 * 2**b).astype(np.float32) for b in range(step + 1)]
+    mean = rng.randn(16).astype(np.float32)
+    model = build_graph(generator, step, alpha, input_kind, mean, 0.7, 3, maps, "narrow")
+    n_layers = 2 * (step + 1)
+    for batch in (1, 3):
+        z = rng.randn(batch, 16).astype(np.float32)
+        with jt.no_grad():
+            w = generator.style(jt.array(z))
+            if input_kind == "w+":  # a different w per layer
+                w_plus = np.stack([w.numpy() + 0.1 * layer for layer in range(n_layers)], 1)
+                styles = [jt.array(w_plus[:, layer]) for layer in range(n_layers)]
+            else:
+                styles = [w] * n_layers
+            styles = [jt.array(mean[None]) + 0.7 * (s - jt.array(mean[None])) if layer < 3 else s
+                      for layer, s in enumerate(styles)]
+            noise = [jt.array(np.repeat(m, batch, 0)) for m in maps]
+            ours = generator.generator(styles, noise, step, alpha).numpy()
+        feeds = {"z": z} if input_kind == "z" else (
+            {"w": w.numpy()} if input_kind == "w" else {"w_plus": w_plus})
+        theirs = onnx_images(model, feeds)
+        assert theirs.shape == (batch, 3, 4 * 2**step, 4 * 2**step)
+        assert relative_difference(theirs, ours) < 1e-4
+
+
+def test_nvidias_pickle_exports_and_draws_nvidias_own_images(tmp_path, capsys):
+    """The graph of NVIDIA's reference network (its noise maps, psi 0.7 cutoff 8) against the
+    images NVIDIA's own code drew for the same latents."""
+    import onnx
+
+    path = data_path("official_small_32.pkl")
+    target = str(tmp_path / "official.onnx")
+    checkpoint.main(["export", path, target, "--truncation", "0.7", "--truncation_cutoff", "8"])
+    assert "wrote" in capsys.readouterr().out and os.path.getsize(target) > 0
+    reference = np.load(data_path("official_small_32_outputs.npz"))
+    for batch in (1, 4):
+        drawn = onnx_images(onnx.load(target), {"z": reference["z"][:batch]})
+        assert relative_difference(drawn, reference["images_psi07_cut8"][:batch]) < 1e-4
+
+
+def test_export_without_onnx_says_what_to_install(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(UsageError, match="requirements-export.txt"):
+        checkpoint.main(["export", data_path("official_small_32.pkl"), str(tmp_path / "g.onnx")])
+    assert not os.path.exists(tmp_path / "g.onnx")
