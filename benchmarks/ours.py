@@ -340,9 +340,6 @@ def bench_onnx(args):
     """Export a full-width random-weight generator to ONNX at each size: the export's time,
     the file's size, and img/s of onnxruntime (CPU provider) and of our generator, batched,
     same latents and noise."""
-    import os
-    import tempfile
-
     import onnxruntime
 
     from exporting import build_graph
