@@ -71,8 +71,10 @@ def check_shape(checkpoint, g_state, path):
     from formats.checkpoints import architecture_of, infer_generator_config
 
     if architecture_of(checkpoint):
-        raise UsageError(f"{path}: NVIDIA's layout (a noise map per layer, its D blocks) cannot "
-                         f"be held by rosinality's model; export it to ONNX instead")
+        raise UsageError(f"{path}: rosinality's model cannot hold NVIDIA's layout (a noise "
+                         f"map per layer, the up-conv's bias after the blur, instance-norm eps "
+                         f"1e-8, its D blocks) and would draw other images; export the "
+                         f"generator to ONNX instead (checkpoint.py export)")
     shape = infer_generator_config(g_state)
     different = [f"{key} {shape[key]} (rosinality's: {value})"
                  for key, value in ROSINALITY_SHAPE.items() if shape[key] != value]
