@@ -160,3 +160,29 @@ def test_export_without_onnx_says_what_to_install(tmp_path, monkeypatch):
     with pytest.raises(UsageError, match="requirements-export.txt"):
         checkpoint.main(["export", data_path("official_small_32.pkl"), str(tmp_path / "g.onnx")])
     assert not os.path.exists(tmp_path / "g.onnx")
+
+
+def test_rosinality_files_export_to_onnx(tmp_path):
+    """Another project's file (no recorded size: 128 px, as generate.py assumes) exports and
+    draws what our generator draws from it with the same fixed noise."""
+    import onnx
+
+    from formats.checkpoints import load_generator, to_numpy_tree
+    from model import StyledGenerator
+    from pt_writer import write_pt_zip
+    from rendering import make_noise
+
+    jt.set_seed(4)
+    state = to_numpy_tree(StyledGenerator(**NARROW).state_dict())
+    state = {k: (np.ones_like(v) if ".noise" in k else v) for k, v in state.items() if k != "w_avg"}
+    source = str(tmp_path / "train_step-6.model")
+    write_pt_zip({"generator": state, "g_running": state}, source)
+    target = str(tmp_path / "rosinality.onnx")
+    checkpoint.main(["export", source, target, "--seed", "5"])
+    generator, _ = load_generator(source)
+    maps = make_noise(np.random.RandomState(5), 1, 5)
+    z = np.random.RandomState(6).randn(2, 16).astype(np.float32)
+    with jt.no_grad():
+        ours = generator(jt.array(z), noise=[jt.array(np.repeat(m, 2, 0)) for m in maps],
+                         step=5, alpha=1.0).numpy()
+    assert relative_difference(onnx_images(onnx.load(target), {"z": z}), ours) < 1e-4
