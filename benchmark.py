@@ -103,6 +103,8 @@ def parse_args(argv=None):
                                        "the real floor")
     digits_fid.add_argument("ckpt", nargs="*", help="32 px demo checkpoints")
     digits_fid.add_argument("--count", type=int, default=1000, help="images on each side")
+    digits_fid.add_argument("--digits", metavar="CLASSES",
+                            help="only these classes' digits, as 5-9 (fine-tuning's FID)")
     device(digits_fid)
     halves = command("fid_halves", "FID between two halves of a real image set (the floor)")
     halves.add_argument("data", help="data root")

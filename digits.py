@@ -21,6 +21,9 @@ def parse_args(argv=None):
     parser.add_argument("ckpt", help="a checkpoint trained on the demo set (16 or 32 px)")
     parser.add_argument("--count", type=int, default=512, help="images to generate")
     parser.add_argument("--seed", type=int, default=0, help="of the generated latents")
+    parser.add_argument("--classes", metavar="CLASSES",
+                        help="also report the share of samples read (with 90%% confidence) as "
+                             "one of these digits, as 5-9 (a model fine-tuned on them)")
     parser.add_argument("--mixing", action="store_true",
                         help="also measure generate.py's style-mixing grids (3 of 5 x 5, its "
                              "default range): cells that read as another digit than their "
@@ -31,6 +34,7 @@ def parse_args(argv=None):
 answer_help_before_jittor(__name__, parse_args)
 # the imports below start Jittor
 from formats.checkpoints import load_generator, trained_resolution
+from imaging.resizing import parse_digit_classes
 from model import step_of_size
 from rendering import Renderer, coarse_blocks
 from evaluation.digits import (channel_difference, digit_report, features, generated_images,
@@ -65,6 +69,14 @@ def main(argv=None):
     for name, report in (("MNIST test digits", real), (args.ckpt, generated)):
         print(f"{name}: {report['recognised']:.1%} recognised, {report['classes_seen']} of 10 "
               f"classes, per class {report['per_class']}")
+    if args.classes:
+        try:
+            classes = parse_digit_classes(args.classes)
+        except ValueError as error:
+            raise UsageError(f"--classes {error}") from None
+        share = sum(generated["per_class"][c] for c in classes) / args.count
+        generated["share_of_classes"] = share
+        print(f"{args.ckpt}: {share:.1%} of the samples read as {args.classes}")
     print(f"{args.ckpt}: colour channels differ by {generated['channel_difference']:.1f} levels "
           f"of 255 on average (grey images: 0)")
     if args.mixing:

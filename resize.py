@@ -4,6 +4,7 @@
     python resize.py data/faces --size 256          # any folder name, explicit size
     python resize.py data/128 --lmdb data/lmdb      # also a rosinality-style LMDB
     python resize.py --demo data/demo               # MNIST demo set, no download
+    python resize.py --demo data/few --digits 5-9 --count 200   # 200 digits of 5 to 9
 
 Sources are never modified. Outputs are PNG, square RGB of exactly their size, written
 atomically, and skipped when already newer than their source.
@@ -13,7 +14,8 @@ import os
 import sys
 
 from cli import UsageError
-from imaging.resizing import ResizeError, build_demo, resize_folder, write_lmdb
+from imaging.resizing import (ResizeError, build_demo, parse_digit_classes, resize_folder,
+                              write_lmdb)
 
 
 def parse_args(argv):
@@ -28,6 +30,9 @@ def parse_args(argv):
                         help="build the MNIST demo set in ROOT/32 (from jittor-offline's files), "
                              "then its smaller sizes")
     parser.add_argument("--count", type=int, default=10000, help="demo images")
+    parser.add_argument("--digits", metavar="CLASSES",
+                        help="with --demo: only these digits, as 5-9 or 0,2,4 (e.g. to "
+                             "pretrain on some and fine-tune on others)")
     args = parser.parse_args(argv)
     args.workers = os.cpu_count() if args.workers is None else args.workers
     if (args.source is None) == (args.demo is None):
@@ -56,7 +61,13 @@ def main(argv=None):
                 os.makedirs(args.lmdb, exist_ok=True)
             except OSError as error:
                 raise ResizeError(f"--lmdb {args.lmdb}: cannot create it ({error.strerror})")
-        source = build_demo(args.demo, args.count) if args.demo else args.source
+        classes = None
+        if args.digits:
+            try:
+                classes = parse_digit_classes(args.digits)
+            except ValueError as error:
+                raise ResizeError(f"--digits {error}") from None
+        source = build_demo(args.demo, args.count, classes=classes) if args.demo else args.source
         size = 32 if args.demo else args.size
         summary = resize_folder(source, size, args.min_size, args.workers)
         report(summary)

@@ -236,6 +236,8 @@ def bench_projection(args):
     size, alpha = trained_resolution(checkpoint)
     grey, labels = digits.mnist_grey("t10k")
     targets = np.repeat(grey[:args.count, None] * 2 - 1, 3, 1).astype(np.float32)
+    factor = targets.shape[2] // size  # a 16 px model: the digits' 2x2 means
+    targets = targets.reshape(len(targets), 3, size, factor, size, factor).mean((3, 5))
     classifier, lpips = digits.trained_classifier(), LPIPS()
 
     def label_of(images):
@@ -306,7 +308,7 @@ def bench_digits_fid(args):
     EMA generator (--count samples)."""
     from evaluation import fid
     from formats.checkpoints import load_generator
-    from imaging.mnist import read_mnist
+    from imaging.resizing import mnist_of_classes, parse_digit_classes
     from perceptual.inception import InceptionV3
     from rendering import Renderer, choose_size, generated_batches
     from runtime import select_device
@@ -314,8 +316,10 @@ def bench_digits_fid(args):
     select_device(args.device)
     inception = InceptionV3()
 
+    classes = parse_digit_classes(args.digits) if args.digits else None
+
     def digit_batches(split):
-        digits = np.pad(read_mnist(split)[:args.count], ((0, 0), (2, 2), (2, 2)))
+        digits = np.pad(mnist_of_classes(split, classes)[:args.count], ((0, 0), (2, 2), (2, 2)))
         rgb = np.repeat(digits[:, None], 3, 1)  # NCHW uint8, the demo's 32 px layout
         return (rgb[start:start + 50] for start in range(0, len(rgb), 50))
 

@@ -165,12 +165,34 @@ def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True):
     return count
 
 
-def build_demo(root, count=10000, progress=True):
-    """root/32: MNIST digits, white on black, padded 28 -> 32 px (no resampling).
+def parse_digit_classes(text):
+    """"5-9" or "0,2,4" -> the sorted digit classes; a ValueError names what is wrong."""
+    classes = set()
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if not low.isdigit() or (high and not high.isdigit()):
+            raise ValueError(f"{text}: give digits as 5-9 or 0,2,4")
+        classes.update(range(int(low), int(high or low) + 1))
+    if not classes or max(classes) > 9:
+        raise ValueError(f"{text}: digits are 0 to 9")
+    return sorted(classes)
+
+
+def mnist_of_classes(split, classes=None):
+    """MNIST digits of a split, only those of `classes` (all when None), in file order."""
+    digits = read_mnist(split)
+    if classes is None:
+        return digits
+    return digits[np.isin(read_mnist(split, labels=True), classes)]
+
+
+def build_demo(root, count=10000, progress=True, classes=None):
+    """root/32: the first `count` MNIST training digits (of `classes` only, when given),
+    white on black, padded 28 -> 32 px (no resampling).
 
     Grey rather than coloured: within the demo's 15-minute CPU budget a narrow model learns
     distinct grey digits, while random per-digit colours left strokes speckled."""
-    digits = np.pad(read_mnist()[:count], ((0, 0), (2, 2), (2, 2)))
+    digits = np.pad(mnist_of_classes("train", classes)[:count], ((0, 0), (2, 2), (2, 2)))
     pixels = np.repeat(digits[..., None], 3, axis=-1)
     folder = os.path.join(root, "32")
     os.makedirs(folder, exist_ok=True)

@@ -138,6 +138,24 @@ def test_demo_set_is_the_first_mnist_digits(demo):
     assert (pixels[:, :2] == 0).all() and (pixels[:, :, 30:] == 0).all()  # black border
 
 
+def test_demo_of_some_digits_holds_the_first_of_those_classes(tmp_path, capsys):
+    import resize
+
+    root = tmp_path / "few"
+    assert resize.main(["--demo", str(root), "--digits", "5-7,9", "--count", "12",
+                        "--min_size", "16", "--workers", "1"]) is None
+    names = imaging.list_images(str(root / "32"))
+    pixels = np.stack([np.asarray(Image.open(root / "32" / n))[2:30, 2:30, 0] for n in names])
+    labels = mnist.read_mnist(labels=True)
+    wanted = np.flatnonzero(np.isin(labels, [5, 6, 7, 9]))[:12]
+    assert len(names) == 12 and (pixels == mnist.read_mnist()[wanted]).all()
+    assert resizing.parse_digit_classes("0,2-3") == [0, 2, 3]
+    with pytest.raises(SystemExit):
+        resize.main(["--demo", str(tmp_path / "bad"), "--digits", "5-x"])
+    assert "--digits 5-x: give digits as 5-9 or 0,2,4" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+
 def test_dataset_batches(demo):
     data = MultiResolutionDataset(demo, 8, batch_size=16, flip=False)
     batch = next(iter(data))

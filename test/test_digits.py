@@ -87,3 +87,15 @@ def test_mixing_report_tells_copied_sources_from_mixed_rows(classifier):
                                  8, (0, 0))
     assert mixed["unlike_source"] > 0.6  # 25 random digits of ten classes against 5
     assert mixed["row_difference"] > 10 and mixed["source_difference"] > 10
+
+
+def test_share_of_requested_classes_adds_their_confident_reads(tmp_path, capsys):
+    path = str(tmp_path / "16px.model")
+    state = to_numpy_tree(StyledGenerator(**NARROW, grey=True).state_dict())
+    save_checkpoint({**state, "meta": {"size": 16, "alpha": 1.0, "grey": True}}, path)
+    report = digits.main([path, "--count", "16", "--classes", "5-9"])
+    assert report["share_of_classes"] == sum(report["per_class"][5:]) / 16
+    assert report["share_of_classes"] <= report["recognised"]
+    assert "of the samples read as 5-9" in capsys.readouterr().out
+    with pytest.raises(UsageError, match="--classes 11: digits are 0 to 9"):
+        digits.main([path, "--count", "4", "--classes", "11"])
