@@ -97,12 +97,31 @@ def rosinality_checkpoint(checkpoint, path):
     if "discriminator" in checkpoint:  # without from_rgb's activation: rosinality's
         # train.py takes it with --no_from_rgb_activate
         out["discriminator"] = with_blur_buffers(checkpoint["discriminator"], "discriminator")
-    if "g_optimizer" in checkpoint and "groups" in checkpoint["g_optimizer"]:
-        groups = checkpoint["g_optimizer"]["groups"]
-        out["g_optimizer"] = torch_adam_state(checkpoint["g_optimizer"],
-                                              (0, len(groups[0]["values"])),
+    if "discriminator" not in checkpoint:
+        return out  # its generate.py reads this; its train.py also needs a discriminator
+    synthesis = [key for key in g_state if key.startswith("generator.")]
+    mapping = [key for key in g_state if key.startswith("style.")]
+    saved = checkpoint.get("g_optimizer") or {}
+    if "groups" in saved:  # ours: the moments and step counts
+        groups = saved["groups"]
+        out["g_optimizer"] = torch_adam_state(saved, (0, len(groups[0]["values"])),
                                               [(groups[0]["lr"], {}),
                                                (groups[1]["lr"], {"mult": 0.01})])
         out["d_optimizer"] = torch_adam_state(checkpoint["d_optimizer"], (0,),
                                               [(checkpoint["d_optimizer"]["groups"][0]["lr"], {})])
+    else:  # no state to carry: Adams that have taken no step, as its train.py builds them
+        out["g_optimizer"] = fresh_adam([(len(synthesis), 0.001, {}),
+                                         (len(mapping), 0.001 * 0.01, {"mult": 0.01})])
+        out["d_optimizer"] = fresh_adam([(len(checkpoint["discriminator"]), 0.001, {})])
     return out
+
+
+def fresh_adam(groups):
+    """PyTorch's Adam.state_dict() before its first step: parameters numbered across the
+    groups, no state."""
+    param_groups, offset = [], 0
+    for count, lr, extra in groups:
+        param_groups.append({"lr": lr, **ADAM_DEFAULTS, **extra,
+                             "params": list(range(offset, offset + count))})
+        offset += count
+    return {"state": {}, "param_groups": param_groups}

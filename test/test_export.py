@@ -186,3 +186,23 @@ def test_rosinality_files_export_to_onnx(tmp_path):
         ours = generator(jt.array(z), noise=[jt.array(np.repeat(m, 2, 0)) for m in maps],
                          step=5, alpha=1.0).numpy()
     assert relative_difference(onnx_images(onnx.load(target), {"z": z}), ours) < 1e-4
+
+
+def test_files_without_optimizer_state_get_adams_that_took_no_step(trained_full_model, tmp_path):
+    """Another project's G, EMA G and D (no Adam state): rosinality's train.py still finds
+    both optimizers, numbered as its models list their parameters."""
+    from formats.checkpoints import to_numpy_tree
+
+    state, _ = trained_full_model
+    weights = {name: to_numpy_tree(getattr(state, name).state_dict())
+               for name in ("generator", "g_running", "discriminator")}
+    written = rosinality_checkpoint(weights, "foreign.model")
+    g_groups = written["g_optimizer"]["param_groups"]
+    assert written["g_optimizer"]["state"] == {} and written["d_optimizer"]["state"] == {}
+    assert [len(g["params"]) for g in g_groups] == [len(p["params"]) for p in
+                                                     state.g_optimizer.param_groups]
+    assert g_groups[1]["params"][0] == len(g_groups[0]["params"]) and g_groups[1]["mult"] == 0.01
+    assert len(written["d_optimizer"]["param_groups"][0]["params"]) == \
+        len(state.d_optimizer.param_groups[0]["params"])
+    generator_only = rosinality_checkpoint({"g_running": weights["g_running"]}, "ema.model")
+    assert set(generator_only) == {"generator", "g_running"}
