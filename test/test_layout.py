@@ -17,7 +17,7 @@ LAYERS = [
     {"perceptual", "dataset"},
     {"rendering"},
     {"evaluation"},
-    {"editing", "training", "explorer"},
+    {"editing", "training", "explorer", "exporting"},
     {"benchmarks"},
     {"train", "generate", "resize", "projector", "edit", "metrics", "digits", "plot",
      "checkpoint", "benchmark", "explore"},           # the scripts users run
