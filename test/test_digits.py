@@ -89,7 +89,9 @@ def test_mixing_report_tells_copied_sources_from_mixed_rows(classifier):
     assert mixed["row_difference"] > 10 and mixed["source_difference"] > 10
 
 
-def test_share_of_requested_classes_adds_their_confident_reads(tmp_path, capsys):
+def test_share_of_requested_classes_adds_their_confident_reads(classifier, tmp_path, capsys,
+                                                               monkeypatch):
+    monkeypatch.setattr(digits, "trained_classifier", lambda: classifier)  # trained once
     path = str(tmp_path / "16px.model")
     state = to_numpy_tree(StyledGenerator(**NARROW, grey=True).state_dict())
     save_checkpoint({**state, "meta": {"size": 16, "alpha": 1.0, "grey": True}}, path)
