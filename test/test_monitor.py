@@ -96,3 +96,6 @@ def test_the_plot_gains_an_fid_panel_when_the_log_has_fid(tmp_path):
     draw_training_plot(curves, str(tmp_path / "fid.png"))
     assert Image.open(tmp_path / "plain.png").size == (900, 600)
     assert Image.open(tmp_path / "fid.png").size == (900, 800)
+    curves.add({"iteration": 11, "size": 8, "augment_p": 0.1})  # --augment ada's p
+    draw_training_plot(curves, str(tmp_path / "ada.png"))
+    assert Image.open(tmp_path / "ada.png").size == (900, 1000)
