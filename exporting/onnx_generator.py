@@ -12,6 +12,7 @@ with another seed for other maps.
 import numpy as np
 
 from cli import UsageError
+from convolution import blur_kernel
 from model import ConstantInput, FusedUpsample, fading
 
 OPSET = 17
@@ -88,8 +89,7 @@ def upsample(graph, x):
 
 
 def blur(graph, x, channels):
-    taps = np.outer([1, 2, 1], [1, 2, 1]).astype(np.float32) / 16
-    kernel = graph.constant(np.tile(taps, (channels, 1, 1, 1)), "blur")
+    kernel = graph.constant(blur_kernel(channels).numpy(), "blur")
     return graph.op("Conv", [x, kernel], pads=[1, 1, 1, 1], group=channels)
 
 

@@ -12,10 +12,10 @@ from collections import OrderedDict
 import numpy as np
 
 from cli import UsageError
+from convolution import blur_kernel
 from model import FUSED_FROM_STEP, N_BLOCKS
 
 ROSINALITY_SHAPE = {"width": 512, "code_dim": 512, "n_mlp": 8}
-BLUR_KERNEL = (np.outer([1, 2, 1], [1, 2, 1]) / 16).astype(np.float32)
 ADAM_DEFAULTS = {"betas": (0.0, 0.99), "eps": 1e-08, "weight_decay": 0, "amsgrad": False,
                  "maximize": False, "foreach": None, "capturable": False,
                  "differentiable": False, "fused": None}
@@ -41,9 +41,8 @@ def with_blur_buffers(state, part):
                   if key.startswith(parent + ".") and int(key[len(parent) + 1:].split(".")[0]) < int(index)]
         at = before[-1] + 1 if before else next(i for i, k in enumerate(keys) if k.startswith(parent + "."))
         keys[at:at] = [f"{name}.weight", f"{name}.weight_flip"]
-    kernel = np.ascontiguousarray(np.broadcast_to(BLUR_KERNEL, (1, 1, 3, 3)))
-    blur = {f"{name}.{leaf}": np.repeat(kernel if leaf == "weight" else kernel[:, :, ::-1, ::-1],
-                                        channels, 0)
+    # the kernel is symmetric: rosinality's weight_flip holds the same values as its weight
+    blur = {f"{name}.{leaf}": blur_kernel(channels).numpy()
             for name, channels in blur_positions(state, part).items()
             for leaf in ("weight", "weight_flip")}
     return OrderedDict((key, np.asarray(blur[key] if key in blur else state[key], np.float32))
