@@ -14,14 +14,15 @@
     python benchmark.py concurrent [--seconds 40]   # two Jittor jobs on the same cores
     python benchmark.py profile --size 64 --device cuda --out profile.json
     python benchmark.py explore [--sizes 16 32 128]   # explore.py: request to image
-    python benchmark.py digits_fid checkpoint/last.model [--count 1000]   # against MNIST test digits
+    python benchmark.py digits_fid checkpoint/last.model [--count 1000] [--size 16]   # against MNIST test digits
     python benchmark.py onnx [--sizes 32 128] [--batch 8]   # export, file size, onnxruntime vs ours
+    python benchmark.py finetune --root runs/finetune [--counts 1000 200] [--seeds 0 1 2]
 """
 import argparse
 import os
 import sys
 
-from benchmarks import concurrency, kernel_profile, ours, overhead, peers
+from benchmarks import concurrency, finetune, kernel_profile, ours, overhead, peers
 from cli import DescriptionAndDefaults
 
 
@@ -99,9 +100,12 @@ def parse_args(argv=None):
     explorer.add_argument("--code_dim", type=int, default=512, help="size of z and w")
     explorer.add_argument("--requests", type=int, default=20, help="timed requests per size")
     device(explorer)
-    digits_fid = command("digits_fid", "FID at 32 px against held-out MNIST test digits, with "
-                                       "the real floor")
-    digits_fid.add_argument("ckpt", nargs="*", help="32 px demo checkpoints")
+    digits_fid = command("digits_fid", "FID against held-out MNIST test digits, with the real "
+                                       "floor")
+    digits_fid.add_argument("ckpt", nargs="*", help="demo checkpoints trained to --size")
+    digits_fid.add_argument("--size", type=int, default=32, choices=(8, 16, 32),
+                            help="resolution: the digits padded to 32 px as resize.py --demo "
+                                 "writes them, then resized as resize.py does")
     digits_fid.add_argument("--count", type=int, default=1000, help="images on each side")
     digits_fid.add_argument("--digits", metavar="CLASSES",
                             help="only these classes' digits, as 5-9 (fine-tuning's FID)")
@@ -141,6 +145,31 @@ def parse_args(argv=None):
     onnx_parser.add_argument("--sizes", type=int, nargs="+", default=[32, 128], help="resolutions")
     onnx_parser.add_argument("--batch", type=int, default=8, help="batch size")
     onnx_parser.add_argument("--iters", type=int, default=5, help="timed batches")
+    tune = command("finetune", "the fine-tuning recipe on MNIST: pretrain on digits 0-4 (the "
+                               "demo's command), fine-tune on a few of 5-9 at 16 px, compared "
+                               "at equal minutes with training from scratch")
+    tune.add_argument("--root", required=True, help="folder for the data, runs and checkpoints "
+                                                    "(finished runs are kept and not rerun)")
+    tune.add_argument("--counts", type=int, nargs="+", default=[1000, 200],
+                      help="fine-tuning images (the first of MNIST's training digits 5-9)")
+    tune.add_argument("--arms", nargs="+", default=["scratch", "fine-tuned", "ada", "ada-freeze"],
+                      choices=["scratch", "fine-tuned", "ada", "ada-freeze"],
+                      help="from scratch (the demo's command), --from the pretrained model, "
+                           "with --augment ada, and --freeze_d 1 as well")
+    tune.add_argument("--seeds", type=int, nargs="+", default=[0], help="train.py's --seed")
+    tune.add_argument("--clock_seed", type=int, default=0,
+                      help="the seed whose run's clock sets every seed's minute marks (run it "
+                           "alone on the machine)")
+    tune.add_argument("--iters", type=int, default=6000, help="iterations of every arm")
+    tune.add_argument("--save_every", type=int, default=500, help="checkpoint interval")
+    tune.add_argument("--pretrain_iters", type=int, default=6000, help="on digits 0-4")
+    tune.add_argument("--lr", type=float, default=0.002, help="fine-tuning learning rate")
+    tune.add_argument("--ada_kimg", type=float, default=100, help="train.py's --ada_kimg")
+    tune.add_argument("--minutes", type=float, nargs="+", default=[1, 2.5, 5],
+                      help="minute marks at which the arms are compared")
+    tune.add_argument("--fid_minutes", type=float, nargs="+", default=[5],
+                      help="marks that also get FID (1,000 samples: about 2 minutes each)")
+    tune.add_argument("--no_evaluation", action="store_true", help="train only")
     args = parser.parse_args(argv)
     if getattr(args, "workers", 0) is None:
         args.workers = os.cpu_count()
@@ -162,6 +191,7 @@ def main(argv=None):
      "versus_pytorch": peers.bench_versus_pytorch, "overhead": overhead.bench_overhead,
      "profile": kernel_profile.bench_profile, "explore": ours.bench_explore,
      "digits_fid": ours.bench_digits_fid, "onnx": ours.bench_onnx,
+     "finetune": finetune.bench_finetune,
      "concurrent": concurrency.bench_concurrent}[args.what](args)
 
 

@@ -3,10 +3,13 @@
     dataset = MultiResolutionDataset("data", resolution=8, batch_size=32, num_workers=2)
     for real in infinite_batches(dataset): ...      # float32 NCHW in [-1, 1]
     dataset.set_resolution(16)                       # same object, next training step
+    dataset.labelled = True                          # conditional training: with labels
+    for real, labels in infinite_batches(dataset, labelled=True): ...   # labels: int64 (N,)
 """
 import ctypes
 import io
 import itertools
+import json
 import os
 import multiprocessing
 import queue
@@ -22,6 +25,7 @@ from runtime import jt  # noqa: I001  (before any jittor import: offline set-up)
 from jittor.dataset import Dataset
 from imaging import (SKIPPED_LOG, UnreadableImage, list_images, load_square_rgb, resized,
                      to_training_array)
+from imaging.labels import LABELS_FILE, LabelError, folder_labels
 
 
 def folder_resolutions(root):
@@ -35,7 +39,7 @@ class FolderSource:
     def __init__(self, root):
         self.root = root
         self.resolutions = folder_resolutions(root)
-        self._files = {}
+        self._files, self._labels = {}, {}
         log = os.path.join(root, SKIPPED_LOG)
         self._unreadable = set()
         if os.path.exists(log):
@@ -50,6 +54,17 @@ class FolderSource:
 
     def __len__(self):
         return len(self.files(self.resolutions[-1]))
+
+    def labels(self, resolution):
+        """The class of each of files(resolution) and the class names, from the folder's
+        dataset.json; (None, None) without one."""
+        if resolution not in self._labels:
+            folder = os.path.join(self.root, str(resolution))
+            self._labels[resolution] = folder_labels(folder, self.files(resolution))
+        return self._labels[resolution]
+
+    def labels_file(self, resolution):
+        return os.path.join(self.root, str(resolution), LABELS_FILE)
 
     def name(self, resolution, index):
         return os.path.join(self.root, str(resolution), self.files(resolution)[index])
@@ -89,6 +104,26 @@ class LmdbSource:
             self.length = int(length.decode("utf-8"))
             self.resolutions = [4 * 2**s for s in range(9)
                                 if txn.get(f"{4 * 2**s}-00000".encode("utf-8")) is not None]
+            stored = txn.get(b"labels")
+        self._labels = (None, None)
+        if stored is not None:
+            try:
+                content = json.loads(stored.decode("utf-8"))
+                labels, names = [int(k) for k in content["labels"]], list(content["class_names"])
+            except (ValueError, KeyError, TypeError):
+                raise LabelError(f"{path}: its 'labels' entry is not resize.py's JSON; write "
+                                 "the LMDB again with resize.py --lmdb") from None
+            if len(labels) != self.length or min(labels, default=0) < 0 or \
+                    max(labels, default=-1) >= len(names):
+                raise LabelError(f"{path}: {len(labels)} labels for {self.length} images, or a "
+                                 "class without a name; write the LMDB again with resize.py")
+            self._labels = (labels, names)
+
+    def labels(self, resolution):
+        return self._labels
+
+    def labels_file(self, resolution):
+        return f"{self.path} (its 'labels' entry)"
 
     def files(self, resolution):
         return range(self.length)
@@ -162,6 +197,7 @@ class MultiResolutionDataset(Dataset):
         super().__init__(batch_size=batch_size, shuffle=shuffle, drop_last=drop_last)
         self.root, self.flip, self.full_batches_only = root, flip, drop_last
         self.loader_workers, self.seed = num_workers, seed
+        self.labelled = False  # set by a conditional run: batches then carry the labels
         self.source = open_source(root)
         self.skipped, self.new_skips = {}, []  # unreadable image -> why
         self._shuffle_rng = np.random.default_rng(seed)
@@ -207,16 +243,35 @@ class MultiResolutionDataset(Dataset):
             message += f"; train up to --max_size {have[-1]} or add larger images"
         return message
 
+    def class_names(self):
+        """The classes every resolution's labels agree on, or None for unlabelled data; a
+        LabelError when some resolutions have labels and others not, or other classes."""
+        found = {resolution: self.source.labels(resolution) for resolution in self.resolutions}
+        names = {tuple(n) if n is not None else None for _, n in found.values()}
+        if len(names) > 1:
+            unlabelled = [r for r, (labels, _) in found.items() if labels is None]
+            at = unlabelled[0] if unlabelled else self.resolutions[0]
+            raise LabelError(f"{self.source.labels_file(at)}: "
+                             + ("missing while other sizes have labels" if unlabelled
+                                else "other classes than the other sizes'")
+                             + "; run resize.py again on the labelled source")
+        return list(names.pop() or []) or None
+
     def __getitem__(self, index):
-        return self.item(index, self.flip and np.random.rand() < 0.5)
+        return self.item(index, self.flip and np.random.rand() < 0.5)[0]
 
     def item(self, index, flip):
-        array = to_training_array(self._load_readable(index))
-        return np.ascontiguousarray(array[:, :, ::-1] if flip else array)
+        """(CHW float32 image, its class, or -1 unless `labelled`)."""
+        image, position = self._load_readable(index)
+        array = to_training_array(image)
+        labels = self.source.labels(self.resolution)[0] if self.labelled else None
+        return (np.ascontiguousarray(array[:, :, ::-1] if flip else array),
+                -1 if labels is None else labels[position])
 
     def _load_readable(self, index):
-        """The image at index or, when it is unreadable (deleted or damaged since resize.py
-        ran), the next readable one: it is recorded in `skipped` and training goes on."""
+        """The image at index (and its index) or, when it is unreadable (deleted or damaged
+        since resize.py ran), the next readable one: it is recorded in `skipped` and
+        training goes on."""
         count = len(self.source.files(self.resolution))
         for attempt in range(count):
             position = (index + attempt) % count
@@ -224,7 +279,7 @@ class MultiResolutionDataset(Dataset):
             if name in self.skipped:
                 continue
             try:
-                return self.source.load(self.resolution, position)
+                return self.source.load(self.resolution, position), position
             except UnreadableImage as error:
                 self.skipped[name] = str(error)
                 self.new_skips.append((name, str(error)))
@@ -232,7 +287,9 @@ class MultiResolutionDataset(Dataset):
                          f"(last: {name}: {self.skipped.get(name)})")
 
     def load_batch(self, indices, flips):
-        return np.stack([self.item(int(i), bool(f)) for i, f in zip(indices, flips)])
+        """(images NCHW, their classes: -1 without labels)."""
+        items = [self.item(int(i), bool(f)) for i, f in zip(indices, flips)]
+        return np.stack([image for image, _ in items]), np.array([k for _, k in items], np.int64)
 
     def report_skips(self, skips=None):
         """Warn once per unreadable image (skips found here, or sent by a loader process)."""
@@ -289,15 +346,15 @@ def _loader_process(dataset, seed, start, worker, n_workers, batches):
         for index, (indices, flips) in enumerate(epoch_after_epoch(dataset, seed, start)):
             if index % n_workers == worker:
                 batch = dataset.load_batch(indices, flips)
-                batches.put((batch, dataset.new_skips))
+                batches.put((*batch, dataset.new_skips))
                 dataset.new_skips = []
     except Exception as error:  # reported by the trainer as one line
         batches.put(UsageError(str(error)))
 
 
-def infinite_batches(dataset, start=0, prefetch=2):
+def infinite_batches(dataset, start=0, prefetch=2, labelled=False):
     """Batches forever from batch `start`, epoch after epoch (the training loop counts
-    samples, not epochs).
+    samples, not epochs): images, or (images, their classes as NumPy int64) when labelled.
 
     With dataset.loader_workers > 0, worker processes load ahead, each into its own queue
     of at most `prefetch` batches. They are killed when the generator is closed (e.g. at a
@@ -310,9 +367,9 @@ def infinite_batches(dataset, start=0, prefetch=2):
     seed = dataset.seed + dataset.resolution
     if not dataset.loader_workers:
         for indices, flips in epoch_after_epoch(dataset, seed, start):
-            batch = dataset.load_batch(indices, flips)
+            batch, labels = dataset.load_batch(indices, flips)
             dataset.report_skips()
-            yield jt.array(batch)
+            yield (jt.array(batch), labels) if labelled else jt.array(batch)
     context = multiprocessing.get_context("fork")
     queues = [context.Queue(maxsize=prefetch) for _ in range(dataset.loader_workers)]
     workers = [context.Process(target=_loader_process, daemon=True,
@@ -322,9 +379,10 @@ def infinite_batches(dataset, start=0, prefetch=2):
         worker.start()
     try:
         for index in itertools.count():
-            batch, skips = _next_batch(queues[index % len(workers)], workers[index % len(workers)])
+            batch, labels, skips = _next_batch(queues[index % len(workers)],
+                                               workers[index % len(workers)])
             dataset.report_skips(skips)
-            yield jt.array(batch)
+            yield (jt.array(batch), labels) if labelled else jt.array(batch)
     finally:
         for worker in workers:
             worker.terminate()  # SIGTERM: the one child death Jittor's SIGCHLD handler accepts

@@ -3,6 +3,8 @@
     python generate.py checkpoint/FFHQ_80000.model            # style_mixing/sample.png, ...
     python generate.py checkpoint/last.model --truncation 0.5 --truncation_cutoff 8
     python generate.py checkpoint/last.model --interpolate 60  # interpolation.gif + frames
+    python generate.py checkpoint/last.model --class all       # conditional: a row per class
+    python generate.py checkpoint/last.model --seeds 0-99 --out images   # seed0000.png, ...
 """
 import argparse
 import os
@@ -51,6 +53,13 @@ def parse_args(argv=None):
                         help="noise maps: the file's own (NVIDIA's pickles have them) or random; "
                              "none given = stored where the file has them")
     parser.add_argument("--seed", type=int, default=0, help="same seed, same images")
+    parser.add_argument("--class", dest="class_", metavar="K|NAME|all",
+                        help="conditional models: the class to draw (its number or name); "
+                             "all = sample.png with one row per class, mixing grid j of "
+                             "class j")
+    parser.add_argument("--seeds", metavar="A-B|A,B,...",
+                        help="instead of grids: one PNG per seed, --out/seed0000.png ..., each "
+                             "from its own seed (z = RandomState(seed).randn, then its noise)")
     parser.add_argument("--batch", type=int, default=8, help="images per forward pass")
     parser.add_argument("--out", default="style_mixing", help="output folder")
     parser.add_argument("--zoom", type=int, default=0,
@@ -138,9 +147,61 @@ def write_latent_renders(args, generator, checkpoint, rng):
     return written
 
 
+def parse_seeds(text):
+    """"0-99" or "1,5,7" (or both mixed) -> the seeds, in order."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            low, _, high = part.strip().partition("-")
+            seeds += range(int(low), int(high or low) + 1)
+    except ValueError:
+        raise UsageError(f"--seeds {text}: give seeds as 0-99 or 1,5,7") from None
+    if not seeds or min(seeds) < 0 or max(seeds) >= 2**32:
+        raise UsageError(f"--seeds {text}: seeds are 0 to 4294967295, at least one")
+    return seeds
+
+
+def chosen_class(text, generator, checkpoint):
+    """--class as a class number, "all", or None (unconditional models)."""
+    n_classes = generator.n_classes
+    names = list((checkpoint.get("meta") or {}).get("class_names") or [])
+    if text is None:
+        return None
+    if not n_classes:
+        raise UsageError(f"--class {text}: this model is unconditional (trained without --cond)")
+    if text == "all":
+        return "all"
+    if text in names:
+        return names.index(text)
+    if text.isdigit() and int(text) < n_classes:
+        return int(text)
+    shown = ", ".join(names[:10]) + (" ..." if len(names) > 10 else "")
+    raise UsageError(f"--class {text}: the model has classes 0 to {n_classes - 1}"
+                     + (f" ({shown})" if names else ""))
+
+
+def write_seed_images(args, render, code_dim, classes):
+    """--seeds: one PNG per seed, and nothing else."""
+    if classes == "all":
+        raise UsageError("--seeds draws one class: give --class K, not all")
+    paths = []
+    for seed in parse_seeds(args.seeds):
+        rng = np.random.RandomState(seed)
+        z = rng.randn(1, code_dim).astype(np.float32)
+        image = render(z, render.noise(rng, 1), classes=classes)
+        path = os.path.join(args.out, f"seed{seed:04d}.png")
+        save_image_atomically(image_grid(image, 1, padding=0), path)
+        paths.append(path)
+    print(f"{4 * 2**render.step} px, truncation {args.truncation:g}: wrote {len(paths)} images "
+          f"into {args.out}/ ({os.path.basename(paths[0])} ...)")
+    return paths
+
+
 def main(argv=None):
     args = parse_args(argv)
     check_counts(args)
+    if args.seeds is not None:
+        parse_seeds(args.seeds)  # before Jittor's work
     if args.mixing_with and not args.latents:
         raise UsageError("--mixing_with needs --latents (files written by projector.py)")
     writable_folder(args.out, "--out")
@@ -150,6 +211,7 @@ def main(argv=None):
         args.truncation_cutoff = 8  # NVIDIA's default for its own models
     if args.latents:
         return write_latent_renders(args, generator, checkpoint, np.random.RandomState(args.seed))
+    classes = chosen_class(args.class_, generator, checkpoint)
     step, alpha = choose_size(args.size, checkpoint, args.ckpt)
     args.mixing_range = args.mixing_range or coarse_blocks(step)
     rng = np.random.RandomState(args.seed)
@@ -157,19 +219,29 @@ def main(argv=None):
     fixed_noise = stored_noise(args.noise, checkpoint, args.ckpt)
     args.noise = "random" if fixed_noise is None else "stored"
     render = Renderer(generator, step, alpha, mean_style(generator, checkpoint, rng),
-                      args.truncation, args.truncation_cutoff, args.batch, fixed_noise)
+                      args.truncation, args.truncation_cutoff, args.batch, fixed_noise,
+                      classes=None if classes == "all" else classes)
+    if args.seeds is not None:
+        return write_seed_images(args, render, code_dim, classes)
+    if classes == "all":
+        args.n_row = generator.n_classes
+        render.classes = np.repeat(np.arange(args.n_row), args.n_col)
     written = [os.path.join(args.out, "sample.png")]
     gif = [os.path.join(args.out, "interpolation.gif")] if args.interpolate else []
     replaced = sum(map(os.path.exists, written + mixing_paths(args.out, args.n_mixing) + gif))
     zoom = grid_zoom(4 * 2**step, args.zoom)
     save_image_atomically(sample_grid(render, rng, code_dim, args.n_row, args.n_col, zoom),
                           written[0])
-    for path in mixing_paths(args.out, args.n_mixing):
+    for index, path in enumerate(mixing_paths(args.out, args.n_mixing)):
+        if classes == "all":
+            render.classes = index % generator.n_classes
         grid = style_mixing_grid(render, rng, code_dim, args.n_col, args.n_row, args.mixing_range,
                                  zoom)
         save_image_atomically(grid, path)
         written.append(path)
     if args.interpolate:
+        if classes == "all":
+            render.classes = 0
         write_interpolation(latent_walk(render, rng, code_dim, args.interpolate, args.space),
                             args.out)
         written += gif

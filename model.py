@@ -7,6 +7,8 @@ count (512 = the full-size model) so tests and CPU demos can run narrow models.
 import math
 import random
 
+import numpy as np
+
 import convolution
 from runtime import jt
 from jittor import nn
@@ -325,30 +327,63 @@ def crossover_styles(styles, step, mixing_range=(-1, -1), crossover="block"):
     return [styles[sum(layer // 2 > s for s in switches)] for layer in range(2 * N_BLOCKS)]
 
 
+def one_hot(labels, n_classes):
+    """(N, n_classes) float32 rows of 0 and 1 from N class numbers (a Var or array-like)."""
+    if not isinstance(labels, jt.Var):
+        labels = jt.array(np.asarray(labels, dtype=np.int32).reshape(-1))
+    return (labels.reshape(-1, 1) == jt.arange(n_classes).reshape(1, -1)).float32()
+
+
+class LabelEmbedding(nn.Module):
+    """The official G_mapping's LabelConcat: z joined by the one-hot label times a
+    (classes x latent) matrix drawn from N(0, 1) and used as it is (no equalised learning
+    rate, no mapping learning-rate multiplier), before the pixel norm."""
+
+    def __init__(self, n_classes, code_dim):
+        self.n_classes = n_classes
+        self.weight = jt.randn(n_classes, code_dim)
+
+    def execute(self, z, labels):
+        return jt.concat([z, jt.matmul(one_hot(labels, self.n_classes), self.weight)], 1)
+
+
 class StyledGenerator(nn.Module):
     """Mapping network (PixelNorm + n_mlp equalised linears) and synthesis network.
 
     Called like rosinality's / StyleGAN-jittor's StyledGenerator. `w_avg` is the moving
-    average of w tracked during training, used as the truncation centre when set.
+    average of w tracked during training, used as the truncation centre when set. With
+    n_classes (conditional, as NVIDIA's label_size), every call takes `labels`.
     """
 
     def __init__(self, code_dim=512, n_mlp=8, width=512, fused=True, grey=False, channels=None,
-                 noise_per_layer=False, norm_eps=1e-5, bias_after_blur=False):
+                 noise_per_layer=False, norm_eps=1e-5, bias_after_blur=False, n_classes=0):
         self.generator = Generator(code_dim, width, fused, grey, channels, noise_per_layer,
                                    norm_eps, bias_after_blur)
+        self.n_classes = n_classes
+        self.label_embed = LabelEmbedding(n_classes, code_dim) if n_classes else None
         layers = [PixelNorm()]
-        for _ in range(n_mlp):
-            layers += [EqualLinear(code_dim, code_dim), LeakyReLU()]
+        for index in range(n_mlp):
+            in_dim = 2 * code_dim if n_classes and index == 0 else code_dim
+            layers += [EqualLinear(in_dim, code_dim), LeakyReLU()]
         self.style = nn.Sequential(*layers)
         self.w_avg = jt.zeros(code_dim).stop_grad()
 
     def modules_in_use(self, step, alpha):
-        return [self.style] + self.generator.modules_in_use(step, alpha)
+        embedding = [self.label_embed] if self.n_classes else []
+        return embedding + [self.style] + self.generator.modules_in_use(step, alpha)
+
+    def mapping(self, z, labels=None):
+        """w of latents z (and, conditional, of their classes)."""
+        if self.n_classes:
+            if labels is None:
+                raise ValueError("a conditional generator needs labels")
+            z = self.label_embed(z, labels)
+        return self.style(z)
 
     def execute(self, input, noise=None, step=0, alpha=-1, mean_style=None, style_weight=0,
-                mixing_range=(-1, -1), truncation_cutoff=None, crossover="block"):
+                mixing_range=(-1, -1), truncation_cutoff=None, crossover="block", labels=None):
         latents = list(input) if isinstance(input, (list, tuple)) else [input]
-        styles = [self.style(z) for z in latents]
+        styles = [self.mapping(z, labels) for z in latents]
         return self.synthesize(styles, noise, step, alpha, mean_style, style_weight,
                                mixing_range, truncation_cutoff, crossover)
 
@@ -367,8 +402,8 @@ class StyledGenerator(nn.Module):
         return [jt.randn(batch, 1, 4 * 2**block, 4 * 2**block)
                 for block in range(step + 1) for _ in range(per_block)]
 
-    def mean_style(self, input):
-        return self.style(input).mean(0, keepdims=True)
+    def mean_style(self, input, labels=None):
+        return self.mapping(input, labels).mean(0, keepdims=True)
 
     def update_w_avg(self, w_batch_mean, beta=0.995):
         """w_avg <- beta * w_avg + (1 - beta) * batch mean of w, as the official code."""
@@ -434,7 +469,7 @@ class Discriminator(nn.Module):
     second conv, as NVIDIA's D does."""
 
     def __init__(self, fused=True, from_rgb_activate=False, width=512, stddev_group=0,
-                 channels=None, official_blocks=False):
+                 channels=None, official_blocks=False, n_classes=0):
         channels = list(channels or scaled_channels(width))[::-1]  # largest size first
         self.n_blocks = len(channels)
         blocks = [ConvBlock(channels[i], channels[i + 1], 3, 1, downsample=True,
@@ -450,7 +485,10 @@ class Discriminator(nn.Module):
             return EqualConv2d(3, out_channels, 1)
 
         self.from_rgb = nn.ModuleList(*[make_from_rgb(c) for c in channels])
-        self.linear = EqualLinear(channels[-1], 1)
+        # conditional: one score per class, the label's taken (NVIDIA's D_basic, after Mescheder
+        # et al. 2018)
+        self.n_classes = n_classes
+        self.linear = EqualLinear(channels[-1], max(n_classes, 1))
         self.stddev_group = stddev_group
 
     def modules_in_use(self, step, alpha):
@@ -467,7 +505,7 @@ class Discriminator(nn.Module):
         return ([self.progression[index] for index in blocks]
                 + [self.from_rgb[index] for index in blocks])
 
-    def execute(self, input, step=0, alpha=-1):
+    def execute(self, input, step=0, alpha=-1, labels=None):
         last = self.n_blocks - 1
         top = last - step
         out = self.from_rgb[top](input)
@@ -477,4 +515,9 @@ class Discriminator(nn.Module):
             out = self.progression[index](out)
             if index == top and fading(step, alpha):
                 out = fade(self.from_rgb[top + 1](convolution.avg_pool2(input)), out, alpha)
-        return self.linear(out.reshape(out.shape[0], -1))
+        scores = self.linear(out.reshape(out.shape[0], -1))
+        if not self.n_classes:
+            return scores
+        if labels is None:
+            raise ValueError("a conditional discriminator needs labels")
+        return (scores * one_hot(labels, self.n_classes)).sum(1, keepdims=True)

@@ -5,6 +5,11 @@
     python resize.py data/128 --lmdb data/lmdb      # also a rosinality-style LMDB
     python resize.py --demo data/demo               # MNIST demo set, no download
     python resize.py --demo data/few --digits 5-9 --count 200   # 200 digits of 5 to 9
+    python resize.py data/128 --labels folders      # class labels: data/128/cat/*.jpg, dog/...
+
+Labels (for train.py --cond) come from a dataset.json in the source folder as stylegan2-ada
+writes it ({"labels": [["cat/0001.jpg", 0], ...]}) or from one subfolder per class; every
+resolution folder (and the LMDB) gets them. The demo's digits are labelled.
 
 Sources are never modified. Outputs are PNG, square RGB of exactly their size, written
 atomically, and skipped when already newer than their source.
@@ -33,6 +38,10 @@ def parse_args(argv):
     parser.add_argument("--digits", metavar="CLASSES",
                         help="with --demo: only these digits, as 5-9 or 0,2,4 (e.g. to "
                              "pretrain on some and fine-tune on others)")
+    parser.add_argument("--labels", choices=("auto", "json", "folders", "none"), default="auto",
+                        help="class labels: from the source's dataset.json, from one subfolder "
+                             "per class, none; auto = dataset.json when there is one, else "
+                             "subfolders when every image is in one (two classes or more)")
     args = parser.parse_args(argv)
     args.workers = os.cpu_count() if args.workers is None else args.workers
     if (args.source is None) == (args.demo is None):
@@ -45,6 +54,11 @@ def report(summary):
           f"{summary['written']} written, {summary['up_to_date']} already up to date, "
           f"in {summary['seconds']:.1f} s "
           f"({summary['sources'] / max(summary['seconds'], 1e-9):.0f} images/s)")
+    names = summary["class_names"]
+    if names:
+        shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
+        print(f"labels: {len(names)} classes ({shown}), in dataset.json of every size folder "
+              "(train with --cond)")
     if summary["failures"]:
         print(f"{len(summary['failures'])} unreadable files skipped; "
               f"their names are in {summary['log']}")
@@ -69,10 +83,11 @@ def main(argv=None):
                 raise ResizeError(f"--digits {error}") from None
         source = build_demo(args.demo, args.count, classes=classes) if args.demo else args.source
         size = 32 if args.demo else args.size
-        summary = resize_folder(source, size, args.min_size, args.workers)
+        summary = resize_folder(source, size, args.min_size, args.workers, labels=args.labels)
         report(summary)
         if args.lmdb:
-            count = write_lmdb(source, args.lmdb, summary["size"], args.min_size, args.workers)
+            count = write_lmdb(source, args.lmdb, summary["size"], args.min_size, args.workers,
+                               labels=args.labels)
             print(f"wrote {count} images at {[summary['size']] + summary['sizes']} px to {args.lmdb}")
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -9,6 +9,8 @@ import math
 import os
 import sys
 
+import numpy as np
+
 from cli import UsageError, answer_help_before_jittor, run_cli, writable_folder
 from training.options import training_parser
 
@@ -100,6 +102,32 @@ def validate(args, dataset):
                          f"multiple of {args.stddev_group * jt.world_size}, or --stddev_group 0")
 
 
+def set_classes(args, dataset):
+    """A conditional run (--cond, or a conditional file's) learns the data's classes, and
+    draws its fakes' classes as often as the data has them."""
+    from_file = getattr(args, "n_classes", 0) or 0
+    if not args.cond and not from_file:
+        args.n_classes = 0
+        return
+    names = dataset.class_names()
+    if names is None:
+        raise UsageError(f"{args.path}: no class labels for a conditional model; resize.py "
+                         "keeps them from a dataset.json or one subfolder per class")
+    if len(names) < 2:
+        raise UsageError(f"{args.path}: one class only; a conditional model needs two or more")
+    source = args.ckpt or args.from_ckpt
+    if source and not from_file:
+        raise UsageError(f"--cond: {source} is an unconditional model; train a conditional "
+                         "one from scratch, or leave out --cond")
+    if from_file and len(names) != from_file:
+        raise UsageError(f"{args.path}: {len(names)} classes, but {source} was trained on "
+                         f"{from_file}; give it data with as many classes")
+    labels = dataset.source.labels(dataset.resolutions[-1])[0]
+    dataset.labelled = True
+    args.cond, args.n_classes, args.class_names = True, len(names), list(names)
+    args.class_counts = [int(n) for n in np.bincount(labels, minlength=len(names))]
+
+
 def adopt_architecture(args, explicit, checkpoint, path):
     """Build the networks a checkpoint was trained with, whatever the command line's
     defaults say; a recorded layout (NVIDIA's) also fixes latent size, mapping depth and
@@ -163,6 +191,7 @@ def main(argv=None):
     dataset = MultiResolutionDataset(args.path, batch_size=args.batch, num_workers=args.workers,
                                      flip=not args.no_flip, seed=args.seed)
     validate(args, dataset)
+    set_classes(args, dataset)
     if args.colour == "auto" and ("progress" in checkpoint or args.architecture
                                   or args.from_ckpt):
         args.colour = "grey" if checkpoint.get("meta", {}).get("grey") else "rgb"

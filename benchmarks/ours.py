@@ -303,11 +303,14 @@ def bench_explore(args):
 
 
 def bench_digits_fid(args):
-    """FID at 32 px against held-out MNIST test digits (never trained on): the real floor
+    """FID at --size against held-out MNIST test digits (never trained on): the real floor
     (the first --count training digits against --count test digits) and each checkpoint's
     EMA generator (--count samples)."""
     from evaluation import fid
     from formats.checkpoints import load_generator
+    from PIL import Image
+
+    from imaging import resized
     from imaging.resizing import mnist_of_classes, parse_digit_classes
     from perceptual.inception import InceptionV3
     from rendering import Renderer, choose_size, generated_batches
@@ -320,18 +323,21 @@ def bench_digits_fid(args):
 
     def digit_batches(split):
         digits = np.pad(mnist_of_classes(split, classes)[:args.count], ((0, 0), (2, 2), (2, 2)))
-        rgb = np.repeat(digits[:, None], 3, 1)  # NCHW uint8, the demo's 32 px layout
+        rgb = np.repeat(digits[..., None], 3, -1)  # NHWC uint8, the demo's 32 px layout
+        rgb = np.stack([np.asarray(resized(Image.fromarray(d), args.size)) for d in rgb])
+        rgb = rgb.transpose(0, 3, 1, 2)
         return (rgb[start:start + 50] for start in range(0, len(rgb), 50))
 
     test = fid.statistics(fid.inception_features(inception, digit_batches("t10k"), args.count,
                                                  "test digits", progress=False))
     train = fid.statistics(fid.inception_features(inception, digit_batches("train"), args.count,
                                                   "training digits", progress=False))
-    print(f"floor: {args.count} training digits against {args.count} test digits at 32 px: "
+    print(f"floor: {args.count} training digits against {args.count} test digits at "
+          f"{args.size} px: "
           f"FID {fid.frechet_distance(*train, *test):.2f}", flush=True)
     for path in args.ckpt:
         generator, checkpoint = load_generator(path)
-        step, alpha = choose_size(32, checkpoint, path)
+        step, alpha = choose_size(args.size, checkpoint, path)
         render = Renderer(generator, step, alpha, None, 1.0, None, 16)
         generated = fid.statistics(fid.inception_features(
             inception, generated_batches(render, args.count, 16, np.random.RandomState(0)),

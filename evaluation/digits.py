@@ -133,3 +133,21 @@ def generated_images(render, count, seed):
     """NHWC uint8 images from the renderer's random latents."""
     batches = generated_batches(render, count, 64, np.random.RandomState(seed))
     return np.concatenate(list(batches)).transpose(0, 2, 3, 1)
+
+
+def conditional_report(classifier, render, count, seed, class_names):
+    """A conditional demo model: for each class that names a digit, `count` samples drawn
+    for it; how many the classifier reads (with confidence) as that digit, of the confident
+    ones and of all."""
+    report = {}
+    for label, name in enumerate(class_names):
+        if not (name.isdigit() and int(name) < 10):
+            continue
+        render.classes = label
+        probabilities = classifier.probabilities(features(grey_levels(
+            generated_images(render, count, seed))))
+        confident = probabilities.max(1) >= CONFIDENT
+        as_requested = confident & (probabilities.argmax(1) == int(name))
+        report[name] = {"of_confident": float(as_requested.sum() / max(confident.sum(), 1)),
+                        "of_all": float(as_requested.mean())}
+    return report

@@ -112,9 +112,11 @@ def generator_state(checkpoint, path, prefer_ema=True):
 
 
 def infer_generator_config(state):
-    """code_dim, n_mlp and width of the StyledGenerator these weights belong to."""
+    """code_dim, n_mlp, width and classes of the StyledGenerator these weights belong to."""
     mapping = [key for key in state if key.startswith("style.") and key.endswith("weight_orig")]
+    embedding = state.get("label_embed.weight")
     return {
+        "n_classes": int(np.shape(embedding)[0]) if embedding is not None else 0,
         "code_dim": int(state[mapping[0]].shape[0]) if mapping else 512,
         "n_mlp": len(mapping) or 8,
         "width": int(state["generator.progression.0.conv1.input"].shape[1])
@@ -229,8 +231,9 @@ def load_discriminator(path):
     if architecture:
         options = layout_options(architecture, DISCRIMINATOR_LAYOUT)
     else:
-        width = infer_generator_config(generator_state(checkpoint, path))["width"]
-        options = {"width": width, "from_rgb_activate": infer_from_rgb_activate(state)}
+        config = infer_generator_config(generator_state(checkpoint, path))
+        options = {"width": config["width"], "n_classes": config["n_classes"],
+                   "from_rgb_activate": infer_from_rgb_activate(state)}
     discriminator = Discriminator(**options)
     load_state(discriminator, state, "discriminator", path)
     return discriminator, checkpoint

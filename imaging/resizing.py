@@ -1,8 +1,10 @@
 """Resizing a folder of images into the power-of-two sizes training reads, in parallel;
 the optional LMDB; the MNIST demo set."""
 import io
+import json
 import os
 import time
+from contextlib import contextmanager
 from multiprocessing import Pool
 
 import numpy as np
@@ -12,6 +14,7 @@ from tqdm import tqdm
 from cli import UsageError, progress_interval
 from imaging import (IMAGE_EXTENSIONS, SKIPPED_LOG, UnreadableImage, list_images,
                      load_square_rgb, resized, save_image_atomically)
+from imaging.labels import LABELS_FILE, source_labels, write_labels_file
 from imaging.mnist import read_mnist
 
 
@@ -63,14 +66,55 @@ def resize_one(task):
     return source_path, None, True
 
 
-def plan_tasks(source, root, names, sizes):
+class InProcess:
+    """Pool's imap and imap_unordered, run here: one worker needs no process, and a process
+    forked while Jittor's compiler threads hold a lock can wait for it forever (seen once
+    in the tests)."""
+
+    @staticmethod
+    def imap(function, items, chunksize=1):
+        return map(function, items)
+
+    imap_unordered = imap
+
+
+@contextmanager
+def worker_pool(workers):
+    count = workers or os.cpu_count()
+    if count == 1:
+        yield InProcess()
+        return
+    with Pool(count) as pool:
+        yield pool
+
+
+def output_names(names):
+    """{source name: the name of its outputs}."""
     stems = {}
     for name in names:
         stem = os.path.splitext(name)[0]
         stems[stem] = stems.get(stem, 0) + 1
+    return {name: output_name(name, stems) for name in names}
+
+
+def plan_tasks(source, root, names, sizes):
+    outputs = output_names(names)
     return [(os.path.join(source, name),
-             [(size, os.path.join(root, str(size), output_name(name, stems))) for size in sizes])
+             [(size, os.path.join(root, str(size), outputs[name])) for size in sizes])
             for name in names]
+
+
+def write_folder_labels(source, root, names, sizes, labels, class_names):
+    """dataset.json in every resolution folder (the source's own too, when its labels came
+    from subfolders), so each folder is a labelled dataset as stylegan2-ada reads them."""
+    if not os.path.exists(os.path.join(source, LABELS_FILE)):
+        write_labels_file(source, {name: labels[os.path.normpath(name)] for name in names},
+                          class_names)
+    outputs = output_names(names)
+    for size in sizes:
+        write_labels_file(os.path.join(root, str(size)),
+                          {outputs[name]: labels[os.path.normpath(name)] for name in names},
+                          class_names)
 
 
 def check_source(source, size, min_size):
@@ -101,14 +145,16 @@ def write_skipped_log(root, failures):
     return path
 
 
-def resize_folder(source, size=None, min_size=8, workers=None, progress=True):
-    """Write root/{size} folders for every size below the top one; returns a summary dict."""
+def resize_folder(source, size=None, min_size=8, workers=None, progress=True, labels="auto"):
+    """Write root/{size} folders for every size below the top one, with the source's labels
+    (`labels`: see imaging.labels.source_labels); returns a summary dict."""
     size, names = check_source(source, size, min_size)
+    label_of, class_names = source_labels(source, names, labels)
     root = os.path.dirname(os.path.abspath(source))
     sizes = output_sizes(size, min_size)
     tasks = plan_tasks(source, root, names, sizes)
     written, failures, started = 0, [], time.time()
-    with Pool(workers or os.cpu_count()) as pool:
+    with worker_pool(workers) as pool:
         results = pool.imap_unordered(resize_one, tasks, chunksize=16)
         for source_path, error, wrote in tqdm(results, total=len(tasks), disable=not progress,
                                               mininterval=progress_interval(),
@@ -117,7 +163,10 @@ def resize_folder(source, size=None, min_size=8, workers=None, progress=True):
             if error:
                 failures.append((os.path.relpath(source_path, source), error))
     seconds = time.time() - started
+    if label_of is not None:
+        write_folder_labels(source, root, names, sizes, label_of, class_names)
     return {"size": size, "sizes": sizes, "sources": len(names), "written": written,
+            "class_names": class_names,
             "up_to_date": len(names) - written - len(failures), "failures": failures,
             "log": write_skipped_log(root, failures), "seconds": seconds}
 
@@ -138,30 +187,39 @@ def encode_for_lmdb(task):
     return encoded
 
 
-def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True):
-    """rosinality's layout: keys f'{size}-{index:05d}' -> JPEG bytes, and b'length'."""
+def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True, labels="auto"):
+    """rosinality's layout: keys f'{size}-{index:05d}' -> JPEG bytes, and b'length'; with
+    labels, b'labels': {"labels": [class of each index], "class_names": [...]} as JSON."""
     import lmdb
 
     names = list_images(source)
+    label_of, class_names = source_labels(source, names, labels)
+    kept_labels = []
     sizes = [size] + output_sizes(size, min_size)
     count = 0
     try:
         env = lmdb.open(out_path, map_size=1024**4, readahead=False)
     except lmdb.Error as error:
         raise ResizeError(f"--lmdb {out_path}: cannot create the LMDB ({error})") from None
-    with env, Pool(workers or os.cpu_count()) as pool:
+    with env, worker_pool(workers) as pool:
         tasks = [(os.path.join(source, name), sizes) for name in names]
-        for encoded in tqdm(pool.imap(encode_for_lmdb, tasks, chunksize=16), total=len(tasks),
-                            disable=not progress, mininterval=progress_interval(), unit="img",
-                            desc="lmdb"):
+        for name, encoded in zip(names, tqdm(pool.imap(encode_for_lmdb, tasks, chunksize=16),
+                                             total=len(tasks), disable=not progress,
+                                             mininterval=progress_interval(), unit="img",
+                                             desc="lmdb")):
             if encoded is None:
                 continue
+            if label_of is not None:
+                kept_labels.append(label_of[os.path.normpath(name)])
             with env.begin(write=True) as txn:
                 for image_size, data in zip(sizes, encoded):
                     txn.put(f"{image_size}-{str(count).zfill(5)}".encode("utf-8"), data)
             count += 1
         with env.begin(write=True) as txn:
             txn.put(b"length", str(count).encode("utf-8"))
+            if label_of is not None:
+                txn.put(b"labels", json.dumps({"labels": kept_labels,
+                                               "class_names": class_names}).encode("utf-8"))
     return count
 
 
@@ -178,12 +236,14 @@ def parse_digit_classes(text):
     return sorted(classes)
 
 
-def mnist_of_classes(split, classes=None):
-    """MNIST digits of a split, only those of `classes` (all when None), in file order."""
-    digits = read_mnist(split)
-    if classes is None:
-        return digits
-    return digits[np.isin(read_mnist(split, labels=True), classes)]
+def mnist_of_classes(split, classes=None, with_labels=False):
+    """MNIST digits of a split, only those of `classes` (all when None), in file order (and
+    their labels)."""
+    digits, labels = read_mnist(split), read_mnist(split, labels=True)
+    if classes is not None:
+        keep = np.isin(labels, classes)
+        digits, labels = digits[keep], labels[keep]
+    return (digits, labels) if with_labels else digits
 
 
 def build_demo(root, count=10000, progress=True, classes=None):
@@ -191,8 +251,11 @@ def build_demo(root, count=10000, progress=True, classes=None):
     white on black, padded 28 -> 32 px (no resampling).
 
     Grey rather than coloured: within the demo's 15-minute CPU budget a narrow model learns
-    distinct grey digits, while random per-digit colours left strokes speckled."""
-    digits = np.pad(mnist_of_classes("train", classes)[:count], ((0, 0), (2, 2), (2, 2)))
+    distinct grey digits, while random per-digit colours left strokes speckled. Labelled:
+    root/32/dataset.json gives each image its digit (class names "0" to "9")."""
+    digits, labels = mnist_of_classes("train", classes, with_labels=True)
+    digits, labels = digits[:count], labels[:count]
+    digits = np.pad(digits, ((0, 0), (2, 2), (2, 2)))
     pixels = np.repeat(digits[..., None], 3, axis=-1)
     folder = os.path.join(root, "32")
     os.makedirs(folder, exist_ok=True)
@@ -201,4 +264,6 @@ def build_demo(root, count=10000, progress=True, classes=None):
         path = os.path.join(folder, f"{index:05d}.png")
         if not os.path.exists(path):
             save_image_atomically(Image.fromarray(pixels[index], "RGB"), path, format="PNG")
+    write_labels_file(folder, {f"{index:05d}.png": int(label) for index, label in enumerate(labels)},
+                      [str(digit) for digit in range(10)])
     return folder

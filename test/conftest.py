@@ -42,7 +42,7 @@ def demo_data(tmp_path_factory):
 
     root = str(tmp_path_factory.mktemp("data") / "demo")
     resizing.build_demo(root, count=64, progress=False)
-    resizing.resize_folder(os.path.join(root, "32"), min_size=8, workers=2, progress=False)
+    resizing.resize_folder(os.path.join(root, "32"), min_size=8, workers=1, progress=False)
     return root
 
 

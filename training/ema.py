@@ -33,9 +33,11 @@ def update_ema(pairs, decay=EMA_DECAY):
     jt.sync(updated)
 
 
-def track_w_avg(generator, z):
+def track_w_avg(generator, z, labels=None):
+    """The w average over the latents (conditional: and classes) G trains on: one average
+    for all classes, as the official dlatent_avg."""
     with jt.no_grad():
-        w_mean = generator.style(z).mean(0)
+        w_mean = generator.mapping(z, labels).mean(0)
         if jt.in_mpi:
             w_mean = w_mean.mpi_all_reduce("mean")
         generator.update_w_avg(w_mean, W_AVG_BETA)

@@ -170,7 +170,8 @@ def data_batches(state, dataset, plan):
     if (stream["resolution"], stream["batch"]) != (plan.resolution, plan.batch_size):
         stream.update(resolution=plan.resolution, batch=plan.batch_size, position=0)
     dataset.set_resolution(plan.resolution, plan.batch_size)
-    return infinite_batches(dataset, start=stream["position"])
+    return infinite_batches(dataset, start=stream["position"],
+                            labelled=bool(getattr(state.args, "n_classes", 0)))
 
 
 def train(state, dataset):
@@ -189,11 +190,13 @@ def train(state, dataset):
                     batches = data_batches(state, dataset, plan)
                 set_learning_rate(state.g_optimizer, plan.lr)
                 set_learning_rate(state.d_optimizer, plan.lr)
-                real = next(batches)
+                real, labels = next(batches), None
+                if getattr(args, "n_classes", 0):
+                    real, labels = real
                 state.data_stream["position"] += 1
 
                 # --- D step, G step, EMA; with ADA, p tuned from r_t
-                d_loss, penalty, g_loss, real_sign = training_step(state, real, plan)
+                d_loss, penalty, g_loss, real_sign = training_step(state, real, plan, labels)
                 state.used_samples += plan.batch_size
                 state.iteration += 1
                 if is_adaptive(getattr(args, "augment", None)):

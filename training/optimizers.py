@@ -70,9 +70,12 @@ class PerParameterAdam(jt.optim.Adam):
 
 def make_optimizers(generator, discriminator, lr):
     # the mapping network learns 100x slower, as in the paper
-    g_optimizer = PerParameterAdam([{"params": trainable(generator.generator), "lr_mult": 1.0},
-                                    {"params": trainable(generator.style),
-                                     "lr_mult": MAPPING_LR_MULT}], lr=lr, betas=(0.0, 0.99))
+    groups = [{"params": trainable(generator.generator), "lr_mult": 1.0},
+              {"params": trainable(generator.style), "lr_mult": MAPPING_LR_MULT}]
+    if getattr(generator, "label_embed", None) is not None:
+        # the official LabelConcat weight has no mapping multiplier
+        groups.append({"params": trainable(generator.label_embed), "lr_mult": 1.0})
+    g_optimizer = PerParameterAdam(groups, lr=lr, betas=(0.0, 0.99))
     d_optimizer = PerParameterAdam([{"params": trainable(discriminator), "lr_mult": 1.0}],
                                    lr=lr, betas=(0.0, 0.99))
     return g_optimizer, d_optimizer

@@ -50,6 +50,10 @@ def training_parser():
     parser.add_argument("--freeze_d", type=int, default=0, metavar="N",
                         help="D's N highest-resolution blocks (nearest the image, with their "
                              "from_rgb) do not train (FreezeD; stylegan2-ada's --freezed)")
+    parser.add_argument("--cond", action="store_true",
+                        help="class-conditional (NVIDIA's label_size): G embeds the label with "
+                             "z, D scores each class and takes the label's; the labels come "
+                             "from resize.py (a dataset.json or one subfolder per class)")
     parser.add_argument("--no_from_rgb_activate", action="store_true",
                         help="no LeakyReLU after from_rgb (rosinality's default has one)")
     parser.add_argument("--width", type=int, default=512,

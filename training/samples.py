@@ -26,8 +26,10 @@ def fixed_sample_inputs(code_dim, step, seed, count=N_SAMPLE_ROWS * N_SAMPLE_COL
 def save_samples(state, plan, path):
     z, noise = fixed_sample_inputs(state.args.code_dim, plan.step, state.args.seed,
                                    per_layer=state.g_running.generator.noise_per_layer)
+    n_classes = state.g_running.n_classes  # conditional: the classes in turn, row by row
     render = Renderer(state.g_running, plan.step, plan.alpha, mean=None, psi=1, cutoff=None,
-                      batch=N_SAMPLE_COLS)
+                      batch=N_SAMPLE_COLS,
+                      classes=np.arange(len(z)) % n_classes if n_classes else None)
     zoom = grid_zoom(plan.resolution, getattr(state.args, "zoom", 0))
     images = render(z, noise)
     save_image_atomically(image_grid(images, N_SAMPLE_COLS, zoom=zoom), path)

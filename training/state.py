@@ -15,14 +15,16 @@ def network_options(args):
     """Generator and discriminator constructor options: from the command line, or from the
     layout a checkpoint records (NVIDIA's models: channel table, per-layer noise, ...)."""
     grey = args.colour == "grey"
+    n_classes = getattr(args, "n_classes", 0) or 0
     architecture = getattr(args, "architecture", None)
     if architecture:
         return ({**layout_options(architecture, GENERATOR_LAYOUT), "grey": grey},
                 {**layout_options(architecture, DISCRIMINATOR_LAYOUT),
                  "stddev_group": args.stddev_group})
-    return (dict(code_dim=args.code_dim, n_mlp=args.n_mlp, width=args.width, grey=grey),
+    return (dict(code_dim=args.code_dim, n_mlp=args.n_mlp, width=args.width, grey=grey,
+                 n_classes=n_classes),
             dict(from_rgb_activate=not args.no_from_rgb_activate, width=args.width,
-                 stddev_group=args.stddev_group))
+                 stddev_group=args.stddev_group, n_classes=n_classes))
 
 
 def resolved_precision(precision):
@@ -65,6 +67,9 @@ class TrainingState:
                 "flipped": not self.args.no_flip}
         if getattr(self.args, "architecture", None):  # so every loader rebuilds this layout
             meta["architecture"] = self.args.architecture
+        if getattr(self.args, "n_classes", 0):  # conditional: its classes and how often
+            meta.update(n_classes=self.args.n_classes, class_names=self.args.class_names,
+                        class_counts=self.args.class_counts)
         return meta
 
     def to_checkpoint(self):

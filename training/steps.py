@@ -1,6 +1,8 @@
 """One iteration's learning: the discriminator's step, the generator's, the averages."""
 import random
 
+import numpy as np
+
 from convolution import avg_pool2, upsample_nearest
 from model import fading
 from runtime import jt
@@ -22,16 +24,42 @@ def generator_inputs(generator, plan, code_dim, mixing):
     return (latents if count == 2 else latents[0]), noise
 
 
-def seen_by_discriminator(state):
-    """D as the losses call it: with --augment, every image it sees augmented (with ADA,
-    each operation with the probability p that training tunes)."""
+class Conditioned:
+    """A conditional D with the labels of the images it is given bound (every loss and
+    penalty calls D with images, step and alpha only)."""
+
+    def __init__(self, discriminator, labels):
+        self.discriminator, self.labels = discriminator, labels
+
+    def __call__(self, images, step=0, alpha=-1):
+        return self.discriminator(images, step=step, alpha=alpha, labels=self.labels)
+
+
+def fake_labels(state, batch_size):
+    """This rank's share of classes for a global batch of fakes, drawn as often as the data
+    has them (the official get_random_labels_tf), from the iteration's NumPy stream; None
+    for an unconditional model."""
+    counts = getattr(state.args, "class_counts", None)
+    if not counts:
+        return None
+    counts = np.asarray(counts, dtype=np.float64)
+    labels = np.random.choice(len(counts), size=batch_size, p=counts / counts.sum())
+    return labels[jt.rank::jt.world_size]
+
+
+def seen_by_discriminator(state, labels=None):
+    """D as the losses call it: conditional, with the images' labels; with --augment, every
+    image it sees augmented (with ADA, each operation with the probability p that training
+    tunes)."""
+    discriminator = state.discriminator if labels is None else Conditioned(state.discriminator,
+                                                                          labels)
     policy = getattr(state.args, "augment", None)
     if not policy:
-        return state.discriminator
+        return discriminator
     if is_adaptive(policy):
-        return AugmentedDiscriminator(state.discriminator, parse_policy(policy),
+        return AugmentedDiscriminator(discriminator, parse_policy(policy),
                                       probability=state.augment_p)
-    return AugmentedDiscriminator(state.discriminator, parse_policy(policy),
+    return AugmentedDiscriminator(discriminator, parse_policy(policy),
                                   getattr(state.args, "augment_strength", 1.0))
 
 
@@ -70,20 +98,23 @@ def faded_reals(real, plan):
     return plan.alpha * real + (1 - plan.alpha) * upsample_nearest(avg_pool2(real))
 
 
-def generated(state, plan, latents, noise):
+def generated(state, plan, latents, noise, labels=None):
     return state.generator(latents, noise=noise, step=plan.step, alpha=plan.alpha,
-                           crossover=getattr(state.args, "mixing_crossover", "block"))
+                           crossover=getattr(state.args, "mixing_crossover", "block"),
+                           labels=labels)
 
 
-def discriminator_step(state, real, plan):
-    """D's update; returns its loss, the penalty and E[sign(D(real))] (ADA's r_t)."""
+def discriminator_step(state, real, plan, labels=None):
+    """D's update; returns its loss, the penalty and E[sign(D(real))] (ADA's r_t).
+    Conditional: the fakes are drawn for the reals' labels and D scores both for them, as
+    the official D losses do."""
     args = state.args
     latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
-    fake = generated(state, plan, latents, noise)
+    fake = generated(state, plan, latents, noise, labels)
     if getattr(args, "fade_reals", False):
         real = faded_reals(real, plan)
     every = args.penalty_every
-    seen = FirstScores(seen_by_discriminator(state))
+    seen = FirstScores(seen_by_discriminator(state, labels))
     d_loss, penalty = discriminator_loss(args.loss, seen, real, fake,
                                          plan.step, plan.alpha, args.r1_gamma,
                                          penalty_scale=0 if state.iteration % every else every)
@@ -92,21 +123,25 @@ def discriminator_step(state, real, plan):
 
 
 def generator_step(state, plan):
+    """G's update; conditional, for classes drawn as the data has them (both latents of a
+    mixed pair share the class, as in the official mapping call)."""
     args = state.args
     latents, noise = generator_inputs(state.generator, plan, args.code_dim, args.mixing)
-    fake = generated(state, plan, latents, noise)
-    g_loss = generator_loss(args.loss, seen_by_discriminator(state)(fake, step=plan.step,
-                                                                    alpha=plan.alpha))
+    labels = fake_labels(state, plan.batch_size)
+    fake = generated(state, plan, latents, noise, labels)
+    g_loss = generator_loss(args.loss, seen_by_discriminator(state, labels)(
+        fake, step=plan.step, alpha=plan.alpha))
     state.g_optimizer.step(g_loss)
-    track_w_avg(state.generator, latents[0] if isinstance(latents, list) else latents)
+    track_w_avg(state.generator, latents[0] if isinstance(latents, list) else latents, labels)
     return g_loss
 
 
-def training_step(state, real, plan):
-    """One iteration's learning: D step, G step, EMA, on the blocks this plan runs. Returns
-    D's and G's losses, the penalty and r_t, all lazy."""
+def training_step(state, real, plan, labels=None):
+    """One iteration's learning: D step, G step, EMA, on the blocks this plan runs (labels:
+    the real images' classes, conditional models only). Returns D's and G's losses, the
+    penalty and r_t, all lazy."""
     train_only_blocks_in_use(state, plan)
-    d_loss, penalty, real_sign = discriminator_step(state, real, plan)
+    d_loss, penalty, real_sign = discriminator_step(state, real, plan, labels)
     g_loss = generator_step(state, plan)
     update_ema(state.ema_pairs, ema_decay(state.args, plan.batch_size))
     return d_loss, penalty, g_loss, real_sign
