@@ -141,6 +141,7 @@ def adopt_architecture(args, explicit, checkpoint, path):
             args.no_from_rgb_activate = not infer_from_rgb_activate(checkpoint["discriminator"])
         return
     args.code_dim, args.n_mlp = args.architecture["code_dim"], args.architecture["n_mlp"]
+    args.n_classes = args.architecture.get("n_classes", 0)
     if "stddev_group" not in explicit:
         args.stddev_group = args.architecture["stddev_group"]
     if "progress" not in checkpoint:

@@ -191,12 +191,15 @@ def architecture_of(checkpoint):
 
 # the constructor options of each network that a recorded architecture fixes
 GENERATOR_LAYOUT = ("code_dim", "n_mlp", "channels", "noise_per_layer", "norm_eps",
-                    "bias_after_blur")
-DISCRIMINATOR_LAYOUT = ("channels", "stddev_group", "from_rgb_activate", "official_blocks")
+                    "bias_after_blur", "n_classes")
+DISCRIMINATOR_LAYOUT = ("channels", "stddev_group", "from_rgb_activate", "official_blocks",
+                        "n_classes")
+OPTIONAL_LAYOUT = ("n_classes",)  # absent from layouts recorded before labels
 
 
 def layout_options(architecture, keys):
-    return {key: architecture[key] for key in keys}
+    return {key: architecture[key] for key in keys
+            if key in architecture or key not in OPTIONAL_LAYOUT}
 
 
 def generator_options(checkpoint, state):

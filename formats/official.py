@@ -86,10 +86,18 @@ def generator_architecture(gs):
     dense = [name for name in mapping["variables"] if name.endswith("/weight")]
     if not channels or not dense:
         raise FileFormatError("not a StyleGAN v1 generator (no Const or mapping layers)")
-    code_dim = int(np.shape(mapping["variables"][dense[0]])[0])
-    if any(np.shape(mapping["variables"][name]) != (code_dim, code_dim) for name in dense):
+    embedding = mapping["variables"].get("LabelConcat/weight")
+    dense = [name for name in dense if name != "LabelConcat/weight"]
+    n_classes = int(np.shape(embedding)[0]) if embedding is not None else 0
+    code_dim = int(np.shape(mapping["variables"][dense[-1]])[1]) if dense else 0
+    inputs = [2 * code_dim if n_classes and k == 0 else code_dim for k in range(len(dense))]
+    if any(np.shape(mapping["variables"][name]) != (n_in, code_dim)
+           for name, n_in in zip(dense, inputs)):
         raise FileFormatError("mapping layers of different widths are not supported")
-    return {"channels": channels, "code_dim": code_dim, "n_mlp": len(dense)}
+    if n_classes and np.shape(embedding) != (n_classes, code_dim):
+        raise FileFormatError("a label embedding of another width than the latent")
+    return {"channels": channels, "code_dim": code_dim, "n_mlp": len(dense),
+            "n_classes": n_classes}
 
 
 def generator_state(gs, architecture, what):
@@ -100,6 +108,8 @@ def generator_state(gs, architecture, what):
     mapping = _variables(gs["components"]["mapping"], what)
     channels = architecture["channels"]
     state = {}
+    if architecture.get("n_classes"):  # used as it is, in both (no gain, no lr multiplier)
+        state["label_embed.weight"] = _get(mapping, "LabelConcat/weight", what)
     for layer in range(architecture["n_mlp"]):
         prefix = f"style.{2 * layer + 1}.linear"
         state[f"{prefix}.weight_orig"] = _get(mapping, f"Dense{layer}/weight", what).T * MAPPING_LRMUL
@@ -186,15 +196,19 @@ def to_checkpoint(networks):
     try:
         architecture = generator_architecture(gs)
         size = 4 * 2**(len(architecture["channels"]) - 1)
-        if d["static_kwargs"].get("label_size") or gs["static_kwargs"].get("label_size"):
-            raise FileFormatError("conditional (labelled) networks are not supported")
+        n_classes = architecture["n_classes"]
+        if int(d["static_kwargs"].get("label_size") or 0) != n_classes or \
+                int(gs["static_kwargs"].get("label_size") or 0) != n_classes:
+            raise FileFormatError("G and D were built for different numbers of labels")
+        classes = ({"n_classes": n_classes, "class_names": [str(k) for k in range(n_classes)]}
+                   if n_classes else {})
         return {
             "generator": generator_state(g, architecture, "G"),
             "g_running": generator_state(gs, architecture, "Gs"),
             "discriminator": discriminator_state(d, architecture["channels"], "D"),
             "noise": noise_maps(gs),
             "meta": {"size": size, "alpha": 1.0, "grey": False, "source": "official",
-                     "architecture": {**architecture, **OFFICIAL_OPTIONS}},
+                     "architecture": {**architecture, **OFFICIAL_OPTIONS}, **classes},
         }
     except (KeyError, ValueError, TypeError, IndexError, AttributeError) as error:
         raise FileFormatError(f"not a StyleGAN v1 network pickle ({type(error).__name__}: "

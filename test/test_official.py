@@ -145,3 +145,31 @@ def test_generate_draws_official_models(tmp_path):
                              "--n_row", "1", "--n_col", "2", "--n_mixing", "1", "--device", "cpu"])
     sample = Image.open(written[0])
     assert sample.size[1] == 128 + 4  # one row of 128 px images with the grid's padding
+
+
+def test_a_labelled_network_of_nvidia_s_code_loads_and_matches_its_outputs(tmp_path):
+    """label_size 4 (made by NVIDIA's code, make_labelled_reference.py): the label embedding
+    joins z in the mapping, D takes the label's score; same latents and labels, same w,
+    images and scores. The file trains on (--from) as a conditional model."""
+    path = data_path("official_labelled_32.pkl")
+    reference = np.load(data_path("official_labelled_32_outputs.npz"))
+    generator, checkpoint = load_generator(path)
+    discriminator, _ = load_discriminator(path)
+    assert generator.n_classes == discriminator.n_classes == 4
+    assert checkpoint["meta"]["class_names"] == ["0", "1", "2", "3"]
+    labels, other = (reference[k].argmax(1) for k in ("labels", "other_labels"))
+    noise = [jt.array(np.repeat(n, 4, 0)) for n in checkpoint["noise"]]
+    z = jt.array(reference["z"])
+    with jt.no_grad():
+        assert relative(generator.mapping(z, labels), reference["dlatents"][:, 0]) < 1e-4
+        images = generator(z, noise=noise, step=3, alpha=1, labels=labels)
+        assert relative(images, reference["images_psi1"]) < 1e-4
+        truncated = generator(z, noise=noise, step=3, alpha=1, labels=labels,
+                              mean_style=generator.w_avg, style_weight=0.7, truncation_cutoff=8)
+        assert relative(truncated, reference["images_psi07_cut8"]) < 1e-4
+        real = jt.array(reference["images_psi1"])
+        assert relative(discriminator(real, step=3, alpha=1, labels=labels),
+                        reference["d_scores"]) < 1e-4
+        assert relative(discriminator(real, step=3, alpha=1, labels=other),
+                        reference["d_scores_other"]) < 1e-4
+    assert relative(reference["d_scores"], reference["d_scores_other"]) > 0.01
