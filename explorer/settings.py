@@ -28,6 +28,7 @@ class Settings:
     noise: str = None  # none given: stored where the file has maps, else random
     noise_seed: int = 0
     strengths: tuple = field(default=())  # one per direction
+    label: int = 0  # a conditional model's class (the query's "class")
 
     def key(self):
         return repr(self)
@@ -57,7 +58,8 @@ def _number(name, text, low, high):
 
 def parse_settings(query, models, n_directions):
     """Settings from a query string; `models` maps each checkpoint's name to its number of
-    blocks and whether it holds noise maps: {name: (blocks, has_stored_noise)}."""
+    blocks, whether it holds noise maps and its classes (0: unconditional):
+    {name: (blocks, has_stored_noise, n_classes)}."""
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query),
                           max_num_fields=64)
@@ -68,7 +70,8 @@ def parse_settings(query, models, n_directions):
         if name in given:
             raise BadSetting(f"{name}: given twice")
         given[name] = value
-    known = {"model", "seed", "psi", "cutoff", "mix", "blocks", "lerp", "noise", "noise_seed"}
+    known = {"model", "seed", "psi", "cutoff", "mix", "blocks", "lerp", "noise", "noise_seed",
+             "class"}
     known |= {f"d{index}" for index in range(n_directions)} | set(PASSED_THROUGH)
     unknown = sorted(set(given) - known)
     if unknown:
@@ -76,7 +79,7 @@ def parse_settings(query, models, n_directions):
     model = given.get("model", next(iter(models)))
     if model not in models:
         raise BadSetting(f"model: no checkpoint named {model[:60]!r} was given to explore.py")
-    blocks, has_noise = models[model]
+    blocks, has_noise, n_classes = models[model]
     layers = 2 * blocks
     values = {"model": model}
     if "seed" in given:
@@ -85,6 +88,10 @@ def parse_settings(query, models, n_directions):
         values["mix"] = _integer("mix", given["mix"], 0, MAX_SEED)
     if "noise_seed" in given:
         values["noise_seed"] = _integer("noise_seed", given["noise_seed"], 0, MAX_SEED)
+    if given.get("class", "") != "":
+        if not n_classes:
+            raise BadSetting("class: this checkpoint is unconditional (it has no classes)")
+        values["label"] = _integer("class", given["class"], 0, n_classes - 1)
     if "psi" in given:
         values["psi"] = _number("psi", given["psi"], *PSI_RANGE)
     if given.get("cutoff", "") != "":

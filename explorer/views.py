@@ -39,33 +39,41 @@ class ModelView:
         self.layers = 2 * self.blocks
         self.code_dim = self.generator.w_avg.shape[0]
         self.per_layer_noise = self.generator.generator.noise_per_layer
+        # one centre per class for a conditional model (rendering.mean_style)
         self.mean_w = mean_style(self.generator, checkpoint, np.random.RandomState(0)).numpy()
+        self.class_names = list((checkpoint.get("meta") or {}).get("class_names")
+                                or map(str, range(self.generator.n_classes)))
         self.stored = stored_noise(None, checkpoint, path)
         self._w = OrderedDict()
 
-    def w_of_seed(self, seed):
-        """The mapping network's w for z = RandomState(seed).randn(1, code_dim)."""
-        if seed not in self._w:
+    def w_of_seed(self, seed, label=0):
+        """The mapping network's w for z = RandomState(seed).randn(1, code_dim) (and, for a
+        conditional model, the class)."""
+        key = (seed, label)
+        if key not in self._w:
             z = np.random.RandomState(seed).randn(1, self.code_dim).astype(np.float32)
+            labels = [label] if self.generator.n_classes else None
             with jt.no_grad():
-                self._w[seed] = self.generator.style(jt.array(z)).numpy()[0]
+                self._w[key] = self.generator.mapping(jt.array(z), labels).numpy()[0]
             if len(self._w) > W_CACHE:
                 self._w.popitem(last=False)
-        self._w.move_to_end(seed)
-        return self._w[seed]
+        self._w.move_to_end(key)
+        return self._w[key]
 
     def layer_w(self, settings, directions, seed=None):
         """(layers, code_dim): A's w (or A to B), B's in the mixed blocks, truncated toward
-        the average in the layers below cutoff, then moved along each direction."""
-        w_a = self.w_of_seed(settings.seed if seed is None else seed)
-        w_b = self.w_of_seed(settings.mix)
+        the average (the class's) in the layers below cutoff, then moved along each
+        direction."""
+        w_a = self.w_of_seed(settings.seed if seed is None else seed, settings.label)
+        w_b = self.w_of_seed(settings.mix, settings.label)
         base = w_a if settings.lerp == 0 else ((1 - settings.lerp) * w_a + settings.lerp * w_b)
         layers = np.repeat(base[None].astype(np.float32), self.layers, 0)
         for layer in range(self.layers):
             if layer // 2 in settings.blocks:
                 layers[layer] = w_b
         cutoff = self.layers if settings.cutoff is None else settings.cutoff
-        layers[:cutoff] = self.mean_w + np.float32(settings.psi) * (layers[:cutoff] - self.mean_w)
+        mean_w = self.mean_w[settings.label if len(self.mean_w) > 1 else 0]
+        layers[:cutoff] = mean_w + np.float32(settings.psi) * (layers[:cutoff] - mean_w)
         for direction, strength in zip(directions, settings.strengths):
             if strength:
                 layers += np.float32(strength) * direction
@@ -110,7 +118,8 @@ class ModelView:
     def describe(self, name):
         return {"name": name, "file": os.path.basename(self.path), "path": self.path,
                 "size": self.size, "blocks": self.blocks, "layers": self.layers,
-                "stored_noise": self.stored is not None, "presets": block_presets(self.blocks)}
+                "stored_noise": self.stored is not None, "presets": block_presets(self.blocks),
+                "classes": self.class_names}
 
 
 def png_bytes(image):

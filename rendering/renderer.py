@@ -140,7 +140,10 @@ def render_layers(generator, layer_w, noise, step, alpha, batch):
 def generated_batches(render, n, batch, rng):
     """n generated images in batches, quantised to uint8 first, as saved images would be."""
     code_dim = render.generator.w_avg.shape[0]
+    per_image = render.classes is not None and np.ndim(render.classes) == 1
     for start in range(0, n, batch):
         count = min(batch, n - start)
         z = rng.randn(count, code_dim).astype(np.float32)
-        yield to_uint8_images(render(z, render.noise(rng, count))).transpose(0, 3, 1, 2)
+        classes = render.classes[start:start + count] if per_image else None
+        yield to_uint8_images(render(z, render.noise(rng, count), classes=classes)
+                              ).transpose(0, 3, 1, 2)

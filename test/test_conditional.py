@@ -179,3 +179,32 @@ def test_class_on_an_unconditional_model_is_refused(demo_data, tmp_path):
     with pytest.raises(UsageError, match="this model is unconditional"):
         generate.main([str(tmp_path / "checkpoint" / "000001.model"), "--class", "1",
                        "--out", str(tmp_path / "out")])
+
+
+def test_fid_draws_the_data_s_classes_and_reports_each_class(conditional_checkpoint, demo_data,
+                                                              tmp_path, capsys):
+    import shutil
+
+    import metrics
+    from evaluation.fid import GeneratorFid, real_batches
+    from dataset import MultiResolutionDataset
+
+    data = str(tmp_path / "demo")
+    shutil.copytree(demo_data, data)  # the FID caches are written beside the data
+    dataset = MultiResolutionDataset(data, 8, flip=False)
+    labels = np.asarray(dataset.source.labels(8)[0])
+    sevens = np.flatnonzero(labels == 7)
+    batch = next(real_batches(dataset, 8, len(sevens), 64, among=sevens))
+    expected = np.stack([np.asarray(dataset.source.load(8, int(i))) for i in sevens])
+    assert sorted(map(bytes, batch.transpose(0, 2, 3, 1))) == sorted(map(bytes, expected))
+    generator, _ = load_generator(conditional_checkpoint)
+    measure = GeneratorFid.__new__(GeneratorFid)  # the class draw alone, without Inception
+    measure.data_root, measure.n, measure.datasets = data, 4000, {}
+    drawn = measure.generated_classes(generator, 8, np.random.RandomState(0), None)
+    share = np.bincount(drawn, minlength=10) / 4000
+    assert np.abs(share - np.bincount(labels, minlength=10) / len(labels)).max() < 0.03
+    assert (measure.generated_classes(generator, 8, None, 3) == 3).all()
+    metrics.main(["fid", conditional_checkpoint, data, "--n", "4", "--per_class", "--batch", "4"])
+    printed = capsys.readouterr().out
+    assert all(f"class {k}: FID" in printed for k in range(10))
+    assert os.path.exists(os.path.join(data, "fid_stats_8px_4_shuffled_plain_class7.npz"))

@@ -16,6 +16,9 @@ from PIL import Image
 import explore
 import generate
 from conftest import NARROW, ROOT, trained_looking_generator
+from formats.checkpoints import to_numpy_tree
+from model import StyledGenerator
+from runtime import jt
 from explorer import page
 from explorer.server import MAX_WAITING, HttpError, RenderWorker
 from formats.checkpoints import save_checkpoint
@@ -32,13 +35,23 @@ def files(tmp_path_factory):
     write_pt_zip({"g_running": {k: v for k, v in state.items() if k != "w_avg"}}, rosinality)
     direction = str(folder / "to3.npy")
     np.save(direction, np.random.RandomState(1).randn(NARROW["code_dim"]).astype(np.float32))
-    return {"ours": ours, "rosinality": rosinality, "direction": direction}
+    conditional = str(folder / "classes.model")
+    g = StyledGenerator(**NARROW, n_classes=3)
+    for name, var in g.state_dict().items():
+        if ".noise" in name:
+            var.update(jt.ones(var.shape))
+    save_checkpoint({**to_numpy_tree(g.state_dict()), "meta": {
+        "size": 16, "alpha": 1.0, "n_classes": 3, "class_names": ["cat", "dog", "bird"]}},
+        conditional)
+    return {"ours": ours, "rosinality": rosinality, "direction": direction,
+            "conditional": conditional}
 
 
 @pytest.fixture(scope="module")
 def server(files):
-    args = explore.parse_args([files["ours"], files["rosinality"], "--directions",
-                               files["direction"], "--port", "0", "--device", "cpu"])
+    args = explore.parse_args([files["ours"], files["rosinality"], files["conditional"],
+                               "--directions", files["direction"], "--port", "0", "--device",
+                               "cpu"])
     explorer = explore.build(args)
     httpd = explore.serve(explorer, "127.0.0.1", 0)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -139,12 +152,27 @@ def test_the_downloaded_latent_renders_through_generate_to_the_same_image(server
 def test_every_checkpoint_kind_and_the_unknown_name(server):
     info = json.loads(request(server, "/api/info")[2])
     names = [model["name"] for model in info["models"]]
-    assert names == ["ours.model", "train_step-3.model"] and info["directions"] == ["to3.npy"]
+    assert names == ["ours.model", "train_step-3.model", "classes.model"]
+    assert info["directions"] == ["to3.npy"]
+    assert [m["classes"] for m in info["models"]] == [[], [], ["cat", "dog", "bird"]]
     # the rosinality file holds the same weights, read without its training metadata
     other = image(server, "model=train_step-3.model&seed=3")
     assert Image.open(io.BytesIO(other)).size == (128, 128)  # no size recorded: 128 px
     status, _, body = request(server, "/api/render?model=..%2F..%2Fetc%2Fpasswd")
     assert status == 400 and b"no checkpoint named" in body
+
+
+def test_a_conditional_model_draws_the_chosen_class(server):
+    cat, dog = (pixels(image(server, f"model=classes.model&seed=5&class={k}")) for k in (0, 1))
+    assert np.abs(cat.astype(int) - dog).max() > 0
+    assert np.array_equal(pixels(image(server, "model=classes.model&seed=5")), cat)  # class 0
+    # psi 0 draws the class's centre: one image per class, whatever the seed
+    centre = [pixels(image(server, f"model=classes.model&seed={s}&class=2&psi=0")) for s in (1, 9)]
+    assert np.array_equal(*centre)
+    status, _, body = request(server, "/api/render?model=classes.model&class=3")
+    assert status == 400 and b"class: 3 is outside 0..2" in body
+    status, _, body = request(server, "/api/render?model=ours.model&class=1")
+    assert status == 400 and b"this checkpoint is unconditional" in body
 
 
 @pytest.mark.parametrize("path, headers, method, status, message", [

@@ -14,7 +14,7 @@ from test_explore import files  # noqa: F401  (the module's checkpoint fixture)
 webdriver = pytest.importorskip("selenium.webdriver", reason="pip install selenium")
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 pytestmark = pytest.mark.skipif(not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)),
@@ -26,8 +26,12 @@ DOCS_SCREENSHOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(_
 
 @pytest.fixture(scope="module")
 def site(files):  # noqa: F811
-    args = explore.parse_args([files["ours"], files["rosinality"], "--directions",
-                               files["direction"], "--port", "0", "--device", "cpu"])
+    # STYLEGAN_SCREENSHOT_MODEL=CKPT puts a trained checkpoint first, for the README's picture
+    shown = [os.environ["STYLEGAN_SCREENSHOT_MODEL"]] if os.environ.get(
+        "STYLEGAN_SCREENSHOT_MODEL") else []
+    args = explore.parse_args([*shown, files["ours"], files["rosinality"], files["conditional"],
+                               "--directions", files["direction"], "--port", "0", "--device",
+                               "cpu"])
     httpd = explore.serve(explore.build(args), "127.0.0.1", 0)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -135,3 +139,24 @@ def test_the_page_in_chromium(site, browser, tmp_path):
     WebDriverWait(driver, 30).until(lambda d: d.find_element(By.ID, "error").is_displayed())
     assert driver.find_element(By.ID, "error").text == "seed: '12x' is not a whole number"
     assert driver.find_element(By.ID, "image").get_attribute("src") == kept
+
+    # a conditional checkpoint shows its classes; the chosen class is in the address
+    assert not driver.find_element(By.ID, "class_box").is_displayed()
+    set_input(driver, "seed", "3")
+    src = wait_for_image(driver, kept)
+    Select(driver.find_element(By.ID, "model")).select_by_value("classes.model")
+    src = wait_for_image(driver, src)
+    assert driver.find_element(By.ID, "class_box").is_displayed()
+    options = [o.text for o in driver.find_elements(By.CSS_SELECTOR, "#class option")]
+    assert options == ["0: cat", "1: dog", "2: bird"]
+    Select(driver.find_element(By.ID, "class")).select_by_value("2")
+    wait_for_image(driver, src)
+    address = driver.current_url
+    assert "model=classes.model" in address and "class=2" in address
+    bird = shown_bytes(driver)
+    driver.refresh()
+    wait_for_image(driver)
+    assert driver.find_element(By.ID, "class").get_attribute("value") == "2"
+    assert shown_bytes(driver) == bird
+    query = address.split("?", 1)[1]
+    assert bird == urllib.request.urlopen(site + "/api/render?" + query).read()
