@@ -57,7 +57,7 @@ from rendering import ProjectedLatents, choose_size, read_direction
 
 
 def find_direction(args):
-    generator, checkpoint = load_generator(args.ckpt)
+    generator, checkpoint = load_generator(args.ckpt, unconditional_only="edit.py")
     code_dim = generator.w_avg.shape[0]
     if args.digits:
         if not args.positive.isdigit() or not 0 <= int(args.positive) <= 9:
@@ -84,7 +84,7 @@ def find_direction(args):
 
 
 def apply_direction(args):
-    generator, checkpoint = load_generator(args.ckpt)
+    generator, checkpoint = load_generator(args.ckpt, unconditional_only="edit.py")
     direction = read_direction(args.direction, generator.w_avg.shape[0])
     latents = ProjectedLatents(args.latents, generator.w_avg.shape[0])
     step, alpha = choose_size(latents.size, checkpoint, args.ckpt)

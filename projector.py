@@ -76,7 +76,7 @@ def main(argv=None):
     check_arguments(args)
     writable_folder(args.out, "--out")
     select_device(args.device)
-    generator, checkpoint = load_generator(args.ckpt)
+    generator, checkpoint = load_generator(args.ckpt, unconditional_only="projector.py")
     step, alpha = choose_size(args.size, checkpoint, args.ckpt)
     targets = load_targets(args.images, 4 * 2**step)
     reconstructions, projection = project(

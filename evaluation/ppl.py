@@ -92,7 +92,7 @@ def compute_ppl(ckpt, n=100000, space="w", eps=1e-4, crop=False, size=None, batc
                 sampling="end"):
     from perceptual.lpips import LPIPS
 
-    generator, checkpoint = load_generator(ckpt)
+    generator, checkpoint = load_generator(ckpt, unconditional_only="metrics.py ppl")
     step, alpha = choose_size(size, checkpoint, ckpt)
     lpips = LPIPS()
     distances = ppl_distances(generator, lpips, step, alpha, n, batch, space, eps, crop,

@@ -242,7 +242,7 @@ def export_onnx(path, target, size=None, truncation=1.0, input_kind="z", cutoff=
     from rendering import choose_size, make_noise, mean_style, stored_noise
 
     onnx = onnx_modules()[0]
-    generator, checkpoint = load_generator(path)
+    generator, checkpoint = load_generator(path, unconditional_only="the ONNX export")
     step, alpha = choose_size(size, checkpoint, path)
     rng = np.random.RandomState(seed)
     maps = stored_noise(None, checkpoint, path) or make_noise(

@@ -209,8 +209,9 @@ def generator_options(checkpoint, state):
     return layout_options(architecture, GENERATOR_LAYOUT)
 
 
-def load_generator(path):
-    """The EMA generator of any checkpoint, built to the file's shape.
+def load_generator(path, unconditional_only=None):
+    """The EMA generator of any checkpoint, built to the file's shape. `unconditional_only`
+    names a tool that draws no classes: a conditional file is then refused in one line.
 
     Returns (generator, checkpoint): the checkpoint tells the trained size and whether
     the tracked w average came with it (and, for NVIDIA's files, their noise maps)."""
@@ -218,6 +219,9 @@ def load_generator(path):
     state = generator_state(checkpoint, path)
     meta = checkpoint.get("meta") or {}
     generator = StyledGenerator(**generator_options(checkpoint, state), grey=bool(meta.get("grey")))
+    if unconditional_only and generator.n_classes:
+        raise UsageError(f"{path}: a conditional model ({generator.n_classes} classes); "
+                         f"{unconditional_only} works with unconditional models only")
     load_state(generator, state, "generator", path)
     checkpoint["has_w_avg"] = "w_avg" in state
     return generator, checkpoint

@@ -15,7 +15,7 @@ from cli import UsageError
 from convolution import blur_kernel
 from model import FUSED_FROM_STEP, N_BLOCKS
 
-ROSINALITY_SHAPE = {"width": 512, "code_dim": 512, "n_mlp": 8}
+ROSINALITY_SHAPE = {"width": 512, "code_dim": 512, "n_mlp": 8, "n_classes": 0}  # no labels
 ADAM_DEFAULTS = {"betas": (0.0, 0.99), "eps": 1e-08, "weight_decay": 0, "amsgrad": False,
                  "maximize": False, "foreach": None, "capturable": False,
                  "differentiable": False, "fused": None}

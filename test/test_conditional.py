@@ -208,3 +208,22 @@ def test_fid_draws_the_data_s_classes_and_reports_each_class(conditional_checkpo
     printed = capsys.readouterr().out
     assert all(f"class {k}: FID" in printed for k in range(10))
     assert os.path.exists(os.path.join(data, "fid_stats_8px_4_shuffled_plain_class7.npz"))
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["projector.py", "{ckpt}", "x.png"], "projector.py works with unconditional models only"),
+    (["metrics.py", "ppl", "{ckpt}", "--n", "2"], "metrics.py ppl works with unconditional"),
+    (["edit.py", "apply", "{ckpt}", "a.npz", "--direction", "b.npz"], "edit.py works with"),
+    (["checkpoint.py", "export", "{ckpt}", "{out}/g.onnx"], "the ONNX export works with"),
+    (["checkpoint.py", "convert", "{ckpt}", "{out}/r.model", "--to", "rosinality"],
+     "n_classes 10 (rosinality's: 0)"),
+])
+def test_tools_that_draw_no_classes_refuse_a_conditional_model_in_one_line(
+        conditional_checkpoint, tmp_path, argv, says):
+    argv = [a.format(ckpt=conditional_checkpoint, out=tmp_path) for a in argv]
+    for name in ("x.png", "a.npz", "b.npz"):
+        (tmp_path / name).write_bytes(b"")
+    result = subprocess.run([sys.executable, os.path.join(ROOT, argv[0]), *argv[1:]],
+                            capture_output=True, text=True, cwd=tmp_path)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert result.returncode != 0 and len(lines) == 1 and says in lines[0], result.stderr[-600:]
