@@ -101,3 +101,32 @@ def test_share_of_requested_classes_adds_their_confident_reads(classifier, tmp_p
     assert "of the samples read as 5-9" in capsys.readouterr().out
     with pytest.raises(UsageError, match="--classes 11: digits are 0 to 9"):
         digits.main([path, "--count", "4", "--classes", "11"])
+
+
+class RealDigitsOfTheClass:
+    """A renderer that 'draws' real test digits of its class (digit 3 asked for class 1,
+    the others their own), so the conditional report can be checked against known answers."""
+
+    def __init__(self):
+        grey, self.labels = digit_measures.mnist_grey("t10k")
+        self.digits = grey * 2 - 1
+        self.generator = type("G", (), {"w_avg": np.zeros(4)})()
+        self.classes = None
+
+    def noise(self, rng, count):
+        return []
+
+    def __call__(self, z, noise, classes=None):
+        wanted = {1: 3}.get(self.classes, self.classes)
+        pool = self.digits[self.labels == wanted]
+        picked = pool[np.random.RandomState(len(z)).randint(len(pool), size=len(z))]
+        return np.repeat(picked[:, None], 3, 1)
+
+
+def test_the_conditional_report_reads_each_requested_class(classifier):
+    report = digit_measures.conditional_report(classifier, RealDigitsOfTheClass(), 200, 0,
+                                               ["0", "1", "2", "cat"])
+    assert sorted(report) == ["0", "1", "2"]  # "cat" names no digit
+    for name in ("0", "2"):
+        assert report[name]["of_confident"] > 0.95 and report[name]["of_all"] > 0.7
+    assert report["1"]["of_all"] < 0.05  # threes drawn when ones were asked for
