@@ -6,6 +6,7 @@
     python resize.py --demo data/demo               # MNIST demo set, no download
     python resize.py --demo data/few --digits 5-9 --count 200   # 200 digits of 5 to 9
     python resize.py data/128 --labels folders      # class labels: data/128/cat/*.jpg, dog/...
+    python resize.py data/raw --size 256 --fit pad  # pad to squares: data/256, data/128, ...
 
 Labels (for train.py --cond) come from a dataset.json in the source folder as stylegan2-ada
 writes it ({"labels": [["cat/0001.jpg", 0], ...]}) or from one subfolder per class; every
@@ -42,6 +43,10 @@ def parse_args(argv):
                         help="class labels: from the source's dataset.json, from one subfolder "
                              "per class, none; auto = dataset.json when there is one, else "
                              "subfolders when every image is in one (two classes or more)")
+    parser.add_argument("--fit", choices=("crop", "pad"), default="crop",
+                        help="non-square images: centre-crop them, or pad them to a square "
+                             "with black (as NVIDIA's code did for LSUN cars; the source folder "
+                             "must then be named other than its size)")
     args = parser.parse_args(argv)
     args.workers = os.cpu_count() if args.workers is None else args.workers
     if (args.source is None) == (args.demo is None):
@@ -83,12 +88,14 @@ def main(argv=None):
                 raise ResizeError(f"--digits {error}") from None
         source = build_demo(args.demo, args.count, classes=classes) if args.demo else args.source
         size = 32 if args.demo else args.size
-        summary = resize_folder(source, size, args.min_size, args.workers, labels=args.labels)
+        summary = resize_folder(source, size, args.min_size, args.workers, labels=args.labels,
+                                fit=args.fit)
         report(summary)
         if args.lmdb:
             count = write_lmdb(source, args.lmdb, summary["size"], args.min_size, args.workers,
-                               labels=args.labels)
-            print(f"wrote {count} images at {[summary['size']] + summary['sizes']} px to {args.lmdb}")
+                               labels=args.labels, fit=args.fit)
+            sizes = sorted({summary["size"], *summary["sizes"]}, reverse=True)
+            print(f"wrote {count} images at {sizes} px to {args.lmdb}")
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(2)

@@ -56,12 +56,27 @@ def center_crop_square(image):
     return image.crop((left, top, left + side, top + side)) if width != height else image
 
 
+def pad_square(image):
+    """The whole image, centred on a black square (NVIDIA's LSUN cars: black bands)."""
+    width, height = image.size
+    if width == height:
+        return image
+    side = max(width, height)
+    square = Image.new("RGB", (side, side))
+    square.paste(image, ((side - width) // 2, (side - height) // 2))
+    return square
+
+
+FITS = {"crop": center_crop_square, "pad": pad_square}
+
+
 class UnreadableImage(Exception):
     """An image file that cannot be used; the message is one line naming why."""
 
 
-def load_square_rgb(path):
-    """Open an image file as a square RGB image (EXIF orientation applied, centre-cropped).
+def load_square_rgb(path, fit="crop"):
+    """Open an image file as a square RGB image (EXIF orientation applied, centre-cropped, or
+    with fit="pad" centred on black).
 
     Raises UnreadableImage for anything that is not a decodable image of sane size: an empty
     or truncated file, text named .png, a decompression bomb, a pipe (which would block),
@@ -75,7 +90,7 @@ def load_square_rgb(path):
             with Image.open(path) as image:
                 image = ImageOps.exif_transpose(image)
                 image.load()
-                return center_crop_square(to_rgb(image))
+                return FITS[fit](to_rgb(image))
     except UnreadableImage:
         raise
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError,

@@ -49,12 +49,12 @@ def is_up_to_date(source_path, output_paths):
 
 
 def resize_one(task):
-    """Worker: write every smaller size of one source. Returns (path, error or None, wrote)."""
-    source_path, outputs = task
+    """Worker: write every output size of one source. Returns (path, error or None, wrote)."""
+    source_path, outputs, fit = task
     if is_up_to_date(source_path, [path for _, path in outputs]):
         return source_path, None, False
     try:
-        image = load_square_rgb(source_path)
+        image = load_square_rgb(source_path, fit)
     except UnreadableImage as error:
         return source_path, str(error), False
     for size, path in outputs:
@@ -97,17 +97,17 @@ def output_names(names):
     return {name: output_name(name, stems) for name in names}
 
 
-def plan_tasks(source, root, names, sizes):
+def plan_tasks(source, root, names, sizes, fit="crop"):
     outputs = output_names(names)
     return [(os.path.join(source, name),
-             [(size, os.path.join(root, str(size), outputs[name])) for size in sizes])
+             [(size, os.path.join(root, str(size), outputs[name])) for size in sizes], fit)
             for name in names]
 
 
 def write_folder_labels(source, root, names, sizes, labels, class_names):
     """dataset.json in every resolution folder (the source's own too, when its labels came
     from subfolders), so each folder is a labelled dataset as stylegan2-ada reads them."""
-    if not os.path.exists(os.path.join(source, LABELS_FILE)):
+    if is_resolution_folder(source) and not os.path.exists(os.path.join(source, LABELS_FILE)):
         write_labels_file(source, {name: labels[os.path.normpath(name)] for name in names},
                           class_names)
     outputs = output_names(names)
@@ -115,6 +115,11 @@ def write_folder_labels(source, root, names, sizes, labels, class_names):
         write_labels_file(os.path.join(root, str(size)),
                           {outputs[name]: labels[os.path.normpath(name)] for name in names},
                           class_names)
+
+
+def is_resolution_folder(source):
+    """A source named as its size (data/128) is itself the top size training reads."""
+    return os.path.basename(os.path.normpath(source)).isdigit()
 
 
 def check_source(source, size, min_size):
@@ -145,14 +150,25 @@ def write_skipped_log(root, failures):
     return path
 
 
-def resize_folder(source, size=None, min_size=8, workers=None, progress=True, labels="auto"):
-    """Write root/{size} folders for every size below the top one, with the source's labels
-    (`labels`: see imaging.labels.source_labels); returns a summary dict."""
+def resize_folder(source, size=None, min_size=8, workers=None, progress=True, labels="auto",
+                  fit="crop"):
+    """Write root/{size} folders for every size below the top one (and the top one when the
+    source is not named as it), with the source's labels (`labels`: see
+    imaging.labels.source_labels), the images cropped or padded to squares (`fit`);
+    returns a summary dict."""
     size, names = check_source(source, size, min_size)
+    if fit == "pad" and is_resolution_folder(source):
+        name = os.path.basename(os.path.normpath(source))
+        raise ResizeError(f"--fit pad: {source} is itself the {name} px folder training reads, "
+                          f"and would be cropped there; put the originals in a folder of "
+                          f"another name (e.g. data/raw) and run resize.py data/raw --size "
+                          f"{size} --fit pad")
     label_of, class_names = source_labels(source, names, labels)
     root = os.path.dirname(os.path.abspath(source))
     sizes = output_sizes(size, min_size)
-    tasks = plan_tasks(source, root, names, sizes)
+    if not is_resolution_folder(source):
+        sizes = [size] + sizes
+    tasks = plan_tasks(source, root, names, sizes, fit)
     written, failures, started = 0, [], time.time()
     with worker_pool(workers) as pool:
         results = pool.imap_unordered(resize_one, tasks, chunksize=16)
@@ -173,9 +189,9 @@ def resize_folder(source, size=None, min_size=8, workers=None, progress=True, la
 
 def encode_for_lmdb(task):
     """Worker: JPEG (quality 100) bytes of one source at each size, as rosinality stores."""
-    source_path, sizes = task
+    source_path, sizes, fit = task
     try:
-        image = load_square_rgb(source_path)
+        image = load_square_rgb(source_path, fit)
     except UnreadableImage:
         return None
     encoded = []
@@ -187,7 +203,8 @@ def encode_for_lmdb(task):
     return encoded
 
 
-def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True, labels="auto"):
+def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True, labels="auto",
+               fit="crop"):
     """rosinality's layout: keys f'{size}-{index:05d}' -> JPEG bytes, and b'length'; with
     labels, b'labels': {"labels": [class of each index], "class_names": [...]} as JSON."""
     import lmdb
@@ -202,7 +219,7 @@ def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True, 
     except lmdb.Error as error:
         raise ResizeError(f"--lmdb {out_path}: cannot create the LMDB ({error})") from None
     with env, worker_pool(workers) as pool:
-        tasks = [(os.path.join(source, name), sizes) for name in names]
+        tasks = [(os.path.join(source, name), sizes, fit) for name in names]
         for name, encoded in zip(names, tqdm(pool.imap(encode_for_lmdb, tasks, chunksize=16),
                                              total=len(tasks), disable=not progress,
                                              mininterval=progress_interval(), unit="img",

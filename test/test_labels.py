@@ -117,3 +117,22 @@ def test_labels_missing_at_one_size_are_named(tmp_path):
     result = run_resize(str(tmp_path / "flat" / "8"), "--labels", "folders", "--min_size", "4")
     assert result.returncode == 2 and "--labels folders needs every image in a subfolder" \
         in result.stderr
+
+
+def test_fit_pad_keeps_the_whole_image_on_black_and_writes_the_top_size(tmp_path):
+    wide = np.zeros((10, 20, 3), np.uint8)
+    wide[:, :5] = 250  # a bright band at the left edge: crop cuts it off, pad keeps it
+    os.makedirs(tmp_path / "raw")
+    Image.fromarray(wide).save(tmp_path / "raw" / "wide.png")
+    resize.main([str(tmp_path / "raw"), "--size", "16", "--min_size", "8", "--fit", "pad",
+                 "--workers", "1"])
+    padded = np.asarray(Image.open(tmp_path / "16" / "wide.png")).astype(int)
+    assert padded[:3].max() < 5 and padded[-3:].max() < 5  # black bands above and below
+    assert padded[8, 1].min() > 200  # the bright band is there
+    assert os.path.exists(tmp_path / "8" / "wide.png")
+    resize.main([str(tmp_path / "raw"), "--size", "16", "--min_size", "8", "--workers", "1"])
+    assert os.path.exists(tmp_path / "16" / "wide.png")  # up to date: not written again
+    os.makedirs(tmp_path / "other" / "16")
+    Image.fromarray(wide).save(tmp_path / "other" / "16" / "wide.png")
+    result = run_resize(str(tmp_path / "other" / "16"), "--fit", "pad", "--min_size", "8")
+    assert result.returncode == 2 and "is itself the 16 px folder training reads" in result.stderr
