@@ -45,11 +45,16 @@ class EqualLR:
         setattr(module, name + "_orig", weight)
         self.name = name
         self.multiplier = math.sqrt(2 / (weight.numel() // weight.shape[0]))
+        module.equal_lr = self  # for readers of the scaled weight (the ONNX export)
         module.register_pre_forward_hook(self)
         module.register_forward_hook(self.drop_scaled_weight)
 
+    def scaled(self, module):
+        """The weight the layer computes with: the stored one times the multiplier."""
+        return getattr(module, self.name + "_orig") * self.multiplier
+
     def __call__(self, module, args):
-        setattr(module, self.name, getattr(module, self.name + "_orig") * self.multiplier)
+        setattr(module, self.name, self.scaled(module))
 
     def drop_scaled_weight(self, module, args, output):
         delattr(module, self.name)

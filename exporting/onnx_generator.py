@@ -57,8 +57,7 @@ def weight(var):
 
 def equalised(module):
     """The weight a hooked (equalised) layer uses: stored times its multiplier."""
-    hook = getattr(module, "__fhook2__")  # the EqualLR pre-forward hook
-    return weight(getattr(module, hook.name + "_orig")) * np.float32(hook.multiplier)
+    return weight(module.equal_lr.scaled(module))
 
 
 def linear(graph, x, equal_linear):
