@@ -3,7 +3,7 @@
 Every run is a real `train.py` command in its own process (the lines are printed), the arms
 at equal minutes: each arm's checkpoints are saved every --save_every iterations, and the one
 taken for a given minute mark is the last one its own training speed reached by then (time
-from its log, start-up and first-time compilation left out). Run the seed whose clock counts
+from its log; start-up, first-time compilation and pauses by other jobs left out). Run the seed whose clock counts
 (--clock_seed) alone on the machine; other seeds take their checkpoints at its iterations.
 """
 import json
@@ -44,14 +44,21 @@ def train(data, out, options, iters, seed, save_every):
 
 
 def training_seconds(out):
-    """Seconds of training at each logged iteration, from the log's clock: the first interval
-    (start-up, compilation) counted at the run's median speed."""
+    """Seconds of training at each logged iteration, from the log's clock. An interval
+    longer than 1.3 times the median of its resolution's (start-up, first-time compilation,
+    a pause by another job on the machine) counts as that bound."""
     records = [json.loads(line) for line in open(os.path.join(out, "log.jsonl"))]
     records = [r for r in records if "img_per_s" in r]
-    iterations = np.array([r["iteration"] for r in records])
+    iterations = np.array([0] + [r["iteration"] for r in records])
     clock = np.array([r["time"] for r in records])
-    per_iteration = np.median(np.diff(clock) / np.diff(iterations))
-    return iterations, clock - clock[0] + iterations[0] * per_iteration, records
+    sizes = np.array([r["size"] for r in records])
+    per_iteration = np.diff(clock, prepend=np.nan) / np.diff(iterations)
+    for size in set(sizes):
+        at_size = sizes == size
+        bound = 1.3 * np.nanmedian(per_iteration[at_size])
+        per_iteration[at_size] = np.fmin(per_iteration[at_size], bound)  # NaN: the first
+    seconds = np.cumsum(per_iteration * np.diff(iterations))
+    return iterations[1:], seconds, records
 
 
 def checkpoint_at(out, clock_out, minutes, save_every):

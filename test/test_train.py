@@ -369,15 +369,17 @@ def test_bad_arguments_are_one_line_errors(demo_data, tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("mpirun") is None, reason="needs openmpi-bin (mpirun)")
-def test_two_mpi_ranks_train_in_step_and_as_one_rank(demo_data, tmp_path):
-    """Each rank takes every other sample of the global batch (data, latents, noise), and
-    D's stddev groups of 2 fall within a rank, so 2 ranks train as 1 rank does."""
+@pytest.mark.parametrize("labels", [[], ["--cond"]], ids=["unconditional", "conditional"])
+def test_two_mpi_ranks_train_in_step_and_as_one_rank(demo_data, tmp_path, labels):
+    """Each rank takes every other sample of the global batch (data, latents, noise, and a
+    conditional run's labels of reals and fakes), and D's stddev groups of 2 fall within a
+    rank, so 2 ranks train as 1 rank does."""
     command = ["mpirun", "--oversubscribe"]
     if os.geteuid() == 0:
         command.append("--allow-run-as-root")
     argv = [demo_data, "--init_size", "8", "--max_size", "16", "--phase", "16", *TINY,
             "--stddev_group", "2", "--iters", "10", "--save_every", "10", "--sample_every", "10",
-            "--precision", "float32"]  # bfloat16 rounds differently for half batches
+            "--precision", "float32", *labels]  # bfloat16 rounds differently for half batches
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     worker = [sys.executable, os.path.join(ROOT, "test", "mpi_worker.py")]
     # one rank first fills Jittor's cache with the MPI operators: two ranks compiling the same
