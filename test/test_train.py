@@ -187,12 +187,12 @@ def test_only_the_blocks_that_run_are_trained_and_everything_trains_afterwards(
         demo_data, tmp_path, monkeypatch):
     seen = []
 
-    def recording_step(state, real, plan):
+    def recording_step(state, real, plan, labels=None):
         seen.append({name: {id(p) for group in optimizer.param_groups for p in group["params"]
                             if not p.is_stop_grad()}
                      for name, optimizer in (("G", state.g_optimizer), ("D", state.d_optimizer))})
         seen[-1]["state"], seen[-1]["plan"] = state, plan
-        return discriminator_step(state, real, plan)
+        return discriminator_step(state, real, plan, labels)
 
     discriminator_step = training.steps.discriminator_step
     monkeypatch.setattr(training.steps, "discriminator_step", recording_step)
@@ -397,10 +397,22 @@ def test_two_mpi_ranks_train_in_step_and_as_one_rank(demo_data, tmp_path, labels
     assert set(rank0.files) == set(rank1.files) == set(one.files)
     for key in rank0.files:  # grads averaged, w_avg synced: identical weights on both ranks
         assert np.array_equal(rank0[key], rank1[key]), key
-    # the same training as one rank, up to float rounding in the gradient all-reduce
-    worst = max(np.abs(rank0[key] - one[key]).max() / (np.abs(one[key]).max() + 1e-12)
-                for key in one.files if key != "sees_nan")
-    assert worst < 1e-3, worst
+    # the same training as one rank, up to float rounding in the gradient all-reduce: the
+    # losses of the first iterations agree to float precision
+    logs = [[json.loads(line) for line in open(tmp_path / f"ranks{ranks}" / "checkpoint" /
+                                                "log.jsonl")] for ranks in (1, 2)]
+    for name in ("d_loss", "g_loss"):
+        assert abs(logs[1][0][name] - logs[0][0][name]) < 1e-5 * abs(logs[0][0][name]), name
+    # and the weights: Adam's first steps are +-lr whatever the gradient's size, so where a
+    # gradient is near 0 the rounding can flip a step (seen with --cond, whose label paths
+    # add many such): those runs are held to a few steps, unconditional ones to 1e-3 relative
+    keys = [key for key in one.files if key != "sees_nan"]
+    if labels:
+        assert max(np.abs(rank0[key] - one[key]).max() for key in keys) < 5 * 0.001
+    else:
+        worst, key = max((np.abs(rank0[key] - one[key]).max() / np.abs(one[key]).max(), key)
+                         for key in keys)
+        assert worst < 1e-3, (worst, key)
     assert np.abs(rank0["generator.w_avg"]).max() > 0
     assert rank0["sees_nan"] and rank1["sees_nan"]
     log = [json.loads(line) for line in open(tmp_path / "ranks2" / "checkpoint" / "log.jsonl")]
