@@ -48,10 +48,34 @@ def is_up_to_date(source_path, output_paths):
     return all(os.path.exists(p) and os.path.getmtime(p) >= source_time for p in output_paths)
 
 
+def fit_mark(root, size):
+    """Beside the output folders: how a folder's squares were made (crop or pad)."""
+    return os.path.join(root, f".resize_fit_{size}px")
+
+
+def folders_fit(root, sizes, fit):
+    """Whether every output folder's squares were made with `fit` (a change rewrites them)."""
+    for size in sizes:
+        try:
+            with open(fit_mark(root, size)) as mark:
+                if mark.read().strip() != fit:
+                    return False
+        except OSError:
+            if fit != "crop":  # folders from before the mark were cropped
+                return False
+    return True
+
+
+def mark_fit(root, sizes, fit):
+    for size in sizes:
+        with open(fit_mark(root, size), "w") as mark:
+            mark.write(fit + "\n")
+
+
 def resize_one(task):
     """Worker: write every output size of one source. Returns (path, error or None, wrote)."""
-    source_path, outputs, fit = task
-    if is_up_to_date(source_path, [path for _, path in outputs]):
+    source_path, outputs, fit, refresh = task
+    if not refresh and is_up_to_date(source_path, [path for _, path in outputs]):
         return source_path, None, False
     try:
         image = load_square_rgb(source_path, fit)
@@ -99,8 +123,10 @@ def output_names(names):
 
 def plan_tasks(source, root, names, sizes, fit="crop"):
     outputs = output_names(names)
+    refresh = not folders_fit(root, sizes, fit)
     return [(os.path.join(source, name),
-             [(size, os.path.join(root, str(size), outputs[name])) for size in sizes], fit)
+             [(size, os.path.join(root, str(size), outputs[name])) for size in sizes], fit,
+             refresh)
             for name in names]
 
 
@@ -179,6 +205,7 @@ def resize_folder(source, size=None, min_size=8, workers=None, progress=True, la
             if error:
                 failures.append((os.path.relpath(source_path, source), error))
     seconds = time.time() - started
+    mark_fit(root, sizes, fit)
     if label_of is not None:
         write_folder_labels(source, root, names, sizes, label_of, class_names)
     return {"size": size, "sizes": sizes, "sources": len(names), "written": written,
