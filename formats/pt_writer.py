@@ -1,7 +1,7 @@
-"""NumPy trees written as `torch.save` writes them (the zip layout), without PyTorch.
+"""NumPy trees written in PyTorch's zip file layout, without PyTorch.
 
-The pickle names `torch._utils._rebuild_tensor_v2` and the storage classes exactly as PyTorch
-does, so `torch.load(path, weights_only=True)` accepts the file: only tensors, (ordered) dicts,
+The pickle names PyTorch's tensor-rebuilding function and the storage classes exactly as
+PyTorch does, so its loader accepts the file with weights_only: only tensors, (ordered) dicts,
 lists, tuples and plain values go in. Nothing named torch is imported or stood in for: the
 names are written into the stream as text (ForeignName).
 """
