@@ -4,7 +4,7 @@
     for real in infinite_batches(dataset): ...      # float32 NCHW in [-1, 1]
     dataset.set_resolution(16)                       # same object, next training step
     dataset.labelled = True                          # conditional training: with labels
-    for real, labels in infinite_batches(dataset, labelled=True): ...   # labels: int64 (N,)
+    for real, labels in infinite_batches(dataset): ...   # labels: NumPy int64 (N,)
 """
 import ctypes
 import io
@@ -352,9 +352,10 @@ def _loader_process(dataset, seed, start, worker, n_workers, batches):
         batches.put(UsageError(str(error)))
 
 
-def infinite_batches(dataset, start=0, prefetch=2, labelled=False):
+def infinite_batches(dataset, start=0, prefetch=2):
     """Batches forever from batch `start`, epoch after epoch (the training loop counts
-    samples, not epochs): images, or (images, their classes as NumPy int64) when labelled.
+    samples, not epochs): images, or (images, their classes as NumPy int64) when the
+    dataset is `labelled`.
 
     With dataset.loader_workers > 0, worker processes load ahead, each into its own queue
     of at most `prefetch` batches. They are killed when the generator is closed (e.g. at a
@@ -369,7 +370,7 @@ def infinite_batches(dataset, start=0, prefetch=2, labelled=False):
         for indices, flips in epoch_after_epoch(dataset, seed, start):
             batch, labels = dataset.load_batch(indices, flips)
             dataset.report_skips()
-            yield (jt.array(batch), labels) if labelled else jt.array(batch)
+            yield (jt.array(batch), labels) if dataset.labelled else jt.array(batch)
     context = multiprocessing.get_context("fork")
     queues = [context.Queue(maxsize=prefetch) for _ in range(dataset.loader_workers)]
     workers = [context.Process(target=_loader_process, daemon=True,
@@ -382,7 +383,7 @@ def infinite_batches(dataset, start=0, prefetch=2, labelled=False):
             batch, labels, skips = _next_batch(queues[index % len(workers)],
                                                workers[index % len(workers)])
             dataset.report_skips(skips)
-            yield (jt.array(batch), labels) if labelled else jt.array(batch)
+            yield (jt.array(batch), labels) if dataset.labelled else jt.array(batch)
     finally:
         for worker in workers:
             worker.terminate()  # SIGTERM: the one child death Jittor's SIGCHLD handler accepts

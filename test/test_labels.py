@@ -41,7 +41,7 @@ def test_class_subfolders_label_every_size_and_each_batch(tmp_path):
     data = MultiResolutionDataset(str(tmp_path), 8, batch_size=8, shuffle=True, flip=False)
     assert data.class_names() == ["cat", "dog"]
     data.labelled = True
-    images, labels = next(infinite_batches(data, labelled=True))
+    images, labels = next(infinite_batches(data))
     brightness = images.numpy().mean((1, 2, 3))
     assert sorted(labels.tolist()) == [0] * 5 + [1] * 3
     assert ((brightness > 0) == (labels == 1)).all()  # dog images are the bright ones

@@ -170,8 +170,7 @@ def data_batches(state, dataset, plan):
     if (stream["resolution"], stream["batch"]) != (plan.resolution, plan.batch_size):
         stream.update(resolution=plan.resolution, batch=plan.batch_size, position=0)
     dataset.set_resolution(plan.resolution, plan.batch_size)
-    return infinite_batches(dataset, start=stream["position"],
-                            labelled=bool(getattr(state.args, "n_classes", 0)))
+    return infinite_batches(dataset, start=stream["position"])
 
 
 def train(state, dataset):
@@ -191,7 +190,7 @@ def train(state, dataset):
                 set_learning_rate(state.g_optimizer, plan.lr)
                 set_learning_rate(state.d_optimizer, plan.lr)
                 real, labels = next(batches), None
-                if getattr(args, "n_classes", 0):
+                if dataset.labelled:
                     real, labels = real
                 state.data_stream["position"] += 1
 

@@ -44,7 +44,7 @@ def fake_labels(state, batch_size):
         return None
     counts = np.asarray(counts, dtype=np.float64)
     labels = np.random.choice(len(counts), size=batch_size, p=counts / counts.sum())
-    return labels[jt.rank::jt.world_size]
+    return jt.array(labels[jt.rank::jt.world_size].astype(np.int32))
 
 
 def seen_by_discriminator(state, labels=None):
@@ -141,6 +141,8 @@ def training_step(state, real, plan, labels=None):
     the real images' classes, conditional models only). Returns D's and G's losses, the
     penalty and r_t, all lazy."""
     train_only_blocks_in_use(state, plan)
+    if labels is not None:  # once, not at each of D's calls
+        labels = jt.array(np.asarray(labels, dtype=np.int32))
     d_loss, penalty, real_sign = discriminator_step(state, real, plan, labels)
     g_loss = generator_step(state, plan)
     update_ema(state.ema_pairs, ema_decay(state.args, plan.batch_size))
