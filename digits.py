@@ -62,6 +62,9 @@ def main(argv=None):
         raise UsageError(f"--count {args.count}: must be at least 1")
     render, code_dim, class_names = generator_renderer(args.ckpt)
     n_classes = render.generator.n_classes
+    if n_classes and args.mixing:
+        raise UsageError(f"--mixing: {args.ckpt} is conditional; its mixing grids are not "
+                         "measured (the report per requested class is)")
     if n_classes:
         render.classes = np.arange(args.count) % n_classes
     images = generated_images(render, args.count, args.seed)
@@ -99,7 +102,6 @@ def main(argv=None):
             print(f"{args.ckpt}: requested class read in {generated['requested_of_confident']:.1%}"
                   f" of the confident samples, {generated['requested_of_all']:.1%} of all "
                   f"(mean over {len(requested)} classes)")
-        render.classes = np.arange(args.count) % n_classes
     print(f"{args.ckpt}: colour channels differ by {generated['channel_difference']:.1f} levels "
           f"of 255 on average (grey images: 0)")
     if args.mixing:

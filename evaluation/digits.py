@@ -139,13 +139,14 @@ def conditional_report(classifier, render, count, seed, class_names):
     """A conditional demo model: for each class that names a digit, `count` samples drawn
     for it; how many the classifier reads (with confidence) as that digit, of the confident
     ones and of all."""
-    report = {}
+    report, classes = {}, render.classes
     for label, name in enumerate(class_names):
         if not (name.isdigit() and int(name) < 10):
             continue
         render.classes = label
         probabilities = classifier.probabilities(features(grey_levels(
             generated_images(render, count, seed))))
+        render.classes = classes
         confident = probabilities.max(1) >= CONFIDENT
         as_requested = confident & (probabilities.argmax(1) == int(name))
         report[name] = {"of_confident": float(as_requested.sum() / max(confident.sum(), 1)),

@@ -218,6 +218,7 @@ def test_fid_draws_the_data_s_classes_and_reports_each_class(conditional_checkpo
     (["checkpoint.py", "export", "{ckpt}", "{out}/g.onnx"], "the ONNX export works with"),
     (["checkpoint.py", "convert", "{ckpt}", "{out}/r.model", "--to", "rosinality"],
      "n_classes 10 (rosinality's: 0)"),
+    (["digits.py", "{ckpt}", "--mixing"], "is conditional; its mixing grids are not measured"),
 ])
 def test_tools_that_draw_no_classes_refuse_a_conditional_model_in_one_line(
         conditional_checkpoint, tmp_path, argv, says):

@@ -124,8 +124,11 @@ class RealDigitsOfTheClass:
 
 
 def test_the_conditional_report_reads_each_requested_class(classifier):
-    report = digit_measures.conditional_report(classifier, RealDigitsOfTheClass(), 200, 0,
+    render = RealDigitsOfTheClass()
+    render.classes = "as before"
+    report = digit_measures.conditional_report(classifier, render, 200, 0,
                                                ["0", "1", "2", "cat"])
+    assert render.classes == "as before"  # the caller's classes are left as they were
     assert sorted(report) == ["0", "1", "2"]  # "cat" names no digit
     for name in ("0", "2"):
         assert report[name]["of_confident"] > 0.95 and report[name]["of_all"] > 0.7
