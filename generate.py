@@ -11,7 +11,8 @@ import os
 
 import numpy as np
 
-from cli import UsageError, add_runtime_args, answer_help_before_jittor, run_cli, writable_folder
+from cli import (UsageError, add_runtime_args, answer_help_before_jittor, number_ranges, run_cli,
+                 writable_folder)
 from imaging import grid_zoom, image_grid, save_image_atomically
 
 
@@ -149,11 +150,8 @@ def write_latent_renders(args, generator, checkpoint, rng):
 
 def parse_seeds(text):
     """"0-99" or "1,5,7" (or both mixed) -> the seeds, in order."""
-    seeds = []
     try:
-        for part in text.split(","):
-            low, _, high = part.strip().partition("-")
-            seeds += range(int(low), int(high or low) + 1)
+        seeds = number_ranges(text)
     except ValueError:
         raise UsageError(f"--seeds {text}: give seeds as 0-99 or 1,5,7") from None
     if not seeds or min(seeds) < 0 or max(seeds) >= 2**32:

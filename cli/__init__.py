@@ -18,6 +18,18 @@ class UsageError(Exception):
     """A problem the user can fix (bad file, bad argument): printed as one line."""
 
 
+def number_ranges(text):
+    """"5-9", "0,2,4" or both mixed -> the whole numbers, in the order given; ValueError
+    when a part is not a number or a range of them."""
+    numbers = []
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        if not low.isdigit() or not (high.isdigit() or not high):
+            raise ValueError(part)
+        numbers += range(int(low), int(high or low) + 1)
+    return numbers
+
+
 def add_runtime_args(parser):
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"],
                         help="where to run; auto = CUDA if usable, else the CPU")

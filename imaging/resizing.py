@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from cli import UsageError, progress_interval
+from cli import UsageError, number_ranges, progress_interval
 from imaging import (IMAGE_EXTENSIONS, SKIPPED_LOG, UnreadableImage, list_images,
                      load_square_rgb, resized, save_image_atomically)
 from imaging.labels import LABELS_FILE, source_labels, write_labels_file
@@ -269,12 +269,10 @@ def write_lmdb(source, out_path, size, min_size=8, workers=None, progress=True, 
 
 def parse_digit_classes(text):
     """"5-9" or "0,2,4" -> the sorted digit classes; a ValueError names what is wrong."""
-    classes = set()
-    for part in text.split(","):
-        low, _, high = part.strip().partition("-")
-        if not low.isdigit() or (high and not high.isdigit()):
-            raise ValueError(f"{text}: give digits as 5-9 or 0,2,4")
-        classes.update(range(int(low), int(high or low) + 1))
+    try:
+        classes = set(number_ranges(text))
+    except ValueError:
+        raise ValueError(f"{text}: give digits as 5-9 or 0,2,4") from None
     if not classes or max(classes) > 9:
         raise ValueError(f"{text}: digits are 0 to 9")
     return sorted(classes)
