@@ -58,13 +58,13 @@ def training_seconds(out):
         bound = 1.3 * np.nanmedian(per_iteration[at_size])
         per_iteration[at_size] = np.fmin(per_iteration[at_size], bound)  # NaN: the first
     seconds = np.cumsum(per_iteration * np.diff(iterations))
-    return iterations[1:], seconds, records
+    return iterations[1:], seconds
 
 
 def checkpoint_at(out, clock_out, minutes, save_every):
     """(path, iteration, minutes) of the last checkpoint of `out` saved within `minutes` of
     training at the speed of `clock_out` (the same arm's run that ran alone)."""
-    iterations, seconds, _ = training_seconds(clock_out)
+    iterations, seconds = training_seconds(clock_out)
     reached = iterations[seconds <= minutes * 60]
     iteration = int(reached.max()) // save_every * save_every if len(reached) else 0
     iteration = max(iteration, save_every)
@@ -82,11 +82,9 @@ def bench_finetune(args):
     from evaluation import fid
     from evaluation.digits import digit_report, generated_images, grey_levels, trained_classifier
     from formats.checkpoints import load_generator, trained_resolution
-    from imaging import resized
-    from imaging.resizing import mnist_of_classes, parse_digit_classes
+    from imaging.resizing import demo_digits, parse_digit_classes
     from model import step_of_size
     from perceptual.inception import InceptionV3
-    from PIL import Image
     from rendering import Renderer, generated_batches
 
     root = os.path.abspath(args.root)
@@ -118,10 +116,8 @@ def bench_finetune(args):
     inception = InceptionV3()
 
     def digit_batches(split):
-        digits = np.pad(mnist_of_classes(split, classes)[:1000], ((0, 0), (2, 2), (2, 2)))
-        rgb = np.stack([np.asarray(resized(Image.fromarray(d).convert("RGB"), 16))
-                        for d in digits])
-        return (rgb[s:s + 50].transpose(0, 3, 1, 2) for s in range(0, len(rgb), 50))
+        rgb = demo_digits(split, classes, 1000, 16).transpose(0, 3, 1, 2)
+        return (rgb[s:s + 50] for s in range(0, len(rgb), 50))
 
     cache = os.path.join(root, "test_digits_5-9_16px_1000.npz")  # the same for every call
     if not os.path.exists(cache):
@@ -145,9 +141,7 @@ def bench_finetune(args):
             generator, checkpoint = load_generator(path)
             size, alpha = trained_resolution(checkpoint)
             render = Renderer(generator, step_of_size(size), alpha, None, 1.0, None, 64)
-            with_fid = minutes in args.fid_minutes
-            value = ""
-            if with_fid:
+            if minutes in args.fid_minutes:
                 generated = fid.statistics(fid.inception_features(
                     inception, generated_batches(render, 1000, 16, np.random.RandomState(0)),
                     1000, "generated", progress=False))

@@ -308,10 +308,7 @@ def bench_digits_fid(args):
     EMA generator (--count samples)."""
     from evaluation import fid
     from formats.checkpoints import load_generator
-    from PIL import Image
-
-    from imaging import resized
-    from imaging.resizing import mnist_of_classes, parse_digit_classes
+    from imaging.resizing import demo_digits, parse_digit_classes
     from perceptual.inception import InceptionV3
     from rendering import Renderer, choose_size, generated_batches
     from runtime import select_device
@@ -322,10 +319,7 @@ def bench_digits_fid(args):
     classes = parse_digit_classes(args.digits) if args.digits else None
 
     def digit_batches(split):
-        digits = np.pad(mnist_of_classes(split, classes)[:args.count], ((0, 0), (2, 2), (2, 2)))
-        rgb = np.repeat(digits[..., None], 3, -1)  # NHWC uint8, the demo's 32 px layout
-        rgb = np.stack([np.asarray(resized(Image.fromarray(d), args.size)) for d in rgb])
-        rgb = rgb.transpose(0, 3, 1, 2)
+        rgb = demo_digits(split, classes, args.count, args.size).transpose(0, 3, 1, 2)
         return (rgb[start:start + 50] for start in range(0, len(rgb), 50))
 
     test = fid.statistics(fid.inception_features(inception, digit_batches("t10k"), args.count,

@@ -288,6 +288,14 @@ def mnist_of_classes(split, classes=None, with_labels=False):
     return (digits, labels) if with_labels else digits
 
 
+def demo_digits(split, classes=None, count=None, size=32):
+    """MNIST digits of a split (of `classes`, the first `count`) as the demo set holds them at
+    `size`: white on black, padded 28 -> 32 px, resized as resize.py does; NHWC uint8 RGB."""
+    digits = np.pad(mnist_of_classes(split, classes)[:count], ((0, 0), (2, 2), (2, 2)))
+    return np.stack([np.asarray(resized(Image.fromarray(d).convert("RGB"), size))
+                     for d in digits])
+
+
 def build_demo(root, count=10000, progress=True, classes=None):
     """root/32: the first `count` MNIST training digits (of `classes` only, when given),
     white on black, padded 28 -> 32 px (no resampling).
