@@ -93,9 +93,9 @@ class Renderer:
             raise UsageError("a conditional model draws a class: give --class (0 to "
                              f"{n_classes - 1}, or all)")
         labels = np.broadcast_to(np.asarray(classes, dtype=np.int32), (count,))
-        if labels.min() < 0 or labels.max() >= n_classes:
-            raise UsageError(f"--class {int(labels.max() if labels.max() >= n_classes else labels.min())}:"
-                             f" the model has classes 0 to {n_classes - 1}")
+        outside = labels[(labels < 0) | (labels >= n_classes)]
+        if outside.size:
+            raise UsageError(f"--class {outside[0]}: the model has classes 0 to {n_classes - 1}")
         return labels
 
     def noise(self, rng, count):
